@@ -1,0 +1,86 @@
+"""The notebook pipeline's invariants: pairs in sync, exercises generated, committed outputs."""
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from utils import make_exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("lectures", "exercises", "solutions")
+NOTEBOOKS = sorted(p for f in FOLDERS for p in (ROOT / f).glob("*.ipynb"))
+EXECUTED = [p for p in NOTEBOOKS if p.parent.name in ("lectures", "solutions")]
+EXERCISES = [p for p in NOTEBOOKS if p.parent.name == "exercises"]
+SOLUTIONS = [p for p in NOTEBOOKS if p.parent.name == "solutions"]
+
+
+def _ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+def _cells(nb):
+    """What pairing must preserve: cell types, sources and tags."""
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def test_every_folder_has_notebooks():
+    for folder in FOLDERS:
+        assert list((ROOT / folder).glob("*.ipynb")), f"{folder}/ has no notebook"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_every_markdown_twin_has_its_notebook(folder):
+    orphans = [p.name for p in (ROOT / folder).glob("*.md")
+               if not p.with_suffix(".ipynb").exists()]
+    assert not orphans, f"{folder}: .md without .ipynb: {orphans}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_and_markdown_twin_are_in_sync(path):
+    twin = path.with_suffix(".md")
+    assert twin.exists(), f"{path.name} has no .md twin: run `make sync`"
+    assert _cells(jupytext.read(path)) == _cells(jupytext.read(twin)), \
+        f"{path.name} and {twin.name} differ: run `make sync`"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_committed_exercise_is_generated_from_its_solution(path):
+    assert make_exercises.is_up_to_date(path), \
+        f"exercises/{path.name} is stale: run `make exercises`"
+
+
+def test_every_solution_has_a_lecture():
+    lectures = {p.name for p in (ROOT / "lectures").glob("*.ipynb")}
+    assert {p.name for p in SOLUTIONS} <= lectures
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
+def test_exercise_is_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"cells {dirty} of {path.name} carry outputs"
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=_ids(EXECUTED))
+def test_notebook_is_committed_executed_in_order_without_errors(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"execution counts out of order: {counts}"
+    errors = [i for i, c in enumerate(code) for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"code cells {errors} hold error outputs"
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=_ids(EXECUTED))
+def test_notebook_is_committed_in_full_mode_on_full_mnist_with_figures(path):
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "smoke mode: off" in text, "not executed in full mode (setup line missing or smoke)"
+    assert "MNISTData(full MNIST:" in text and "subset" not in text.split("MNISTData(")[1][:80], \
+        "not executed on full MNIST"
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert images, "no figure in the committed outputs"

@@ -1,0 +1,79 @@
+"""utils.runtime: smoke mode, device choice, seeding, threads."""
+import numpy as np
+import pytest
+import torch
+
+from utils import runtime
+
+
+def test_smoke_mode_follows_the_ci_variable(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    assert runtime.is_smoke_test()
+    monkeypatch.delenv("CI")
+    assert not runtime.is_smoke_test()
+
+
+def test_device_is_cpu_without_accelerators(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert runtime.get_device() == torch.device("cpu")
+
+
+def test_device_prefers_cuda_over_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert runtime.get_device() == torch.device("cuda")
+
+
+def test_device_uses_mps_when_there_is_no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert runtime.get_device() == torch.device("mps")
+
+
+def test_same_seed_gives_same_torch_numpy_and_pyro_draws():
+    import pyro
+
+    draws = []
+    for _ in range(2):
+        runtime.set_seed(7)
+        draws.append((torch.rand(3), np.random.rand(3), pyro.sample("u", pyro.distributions.Uniform(0, 1))))
+    assert torch.equal(draws[0][0], draws[1][0])
+    assert np.array_equal(draws[0][1], draws[1][1])
+    assert torch.equal(draws[0][2], draws[1][2])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_bad_seed_is_rejected(seed):
+    with pytest.raises(ValueError, match="seed"):
+        runtime.set_seed(seed)
+
+
+def test_threads_default_to_one_and_follow_the_environment(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv(runtime.THREADS_ENV, "2")
+        assert runtime.set_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["zero", "0"])
+def test_bad_thread_setting_is_rejected(monkeypatch, value):
+    monkeypatch.setenv(runtime.THREADS_ENV, value)
+    with pytest.raises(ValueError, match="thread|LVM_NUM_THREADS"):
+        runtime.set_threads()
+
+
+def test_setup_prints_one_line_stating_the_mode(monkeypatch, capsys):
+    monkeypatch.delenv("CI", raising=False)
+    before = torch.get_num_threads()
+    try:
+        device, smoke = runtime.setup(seed=0)
+    finally:
+        torch.set_num_threads(before)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("smoke mode: off")
+    assert smoke is False and isinstance(device, torch.device)
