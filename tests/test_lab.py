@@ -25,7 +25,7 @@ def _get(url: str):
         return response.status, response.read().decode()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lab():
     """Start `make lab` on a free loopback port without a browser; stop it afterwards."""
     port, token = _free_port(), secrets.token_hex(16)
