@@ -10,6 +10,8 @@ NB ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test exercises execute sync
+.PHONY: slides html serve
+PORT ?= 8000
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0])'
@@ -32,3 +34,19 @@ execute: $(VENV)/.installed  ## run NB=path.ipynb top to bottom in full mode, in
 
 sync: $(VENV)/.installed  ## bring every .ipynb/.md pair in step (newer side wins)
 	$(PY) -m jupytext --sync lectures/*.ipynb solutions/*.ipynb exercises/*.ipynb
+
+# Measured claims (lecture times and memory, speed, Pyro's cost, quality, CI time): prints a
+# Markdown table and writes benchmarks/results.md. BENCH_ARGS="--quick" (< 3 min), "--update-readme".
+BENCH_ARGS ?=
+.PHONY: benchmark
+benchmark: $(VENV)/.installed  ## measure the course (full run < 30 min; BENCH_ARGS=--quick < 3 min)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+slides: $(VENV)/.installed  ## reveal.js decks of the lectures in build/slides/ (committed outputs, no run)
+	$(PY) -m utils.export slides
+
+html: $(VENV)/.installed  ## every notebook as a web page in build/html/ (+ the decks it links; no run)
+	$(PY) -m utils.export all
+
+serve: $(VENV)/.installed  ## serve build/ at http://127.0.0.1:$(PORT)/ (after make slides / make html)
+	$(PY) -m http.server --bind 127.0.0.1 --directory build $(PORT)

@@ -1,13 +1,11 @@
-"""Test-suite settings. Notebooks run in smoke mode with strict self-checks and one thread.
+"""Test-suite settings (repository root, so they hold for `pytest lectures/X.ipynb` too).
 
 These variables are set before nbval starts any kernel, so every kernel inherits them.
 """
 import os
-from pathlib import Path
 
 os.environ.setdefault("CI", "true")            # smoke mode (Pyro's convention)
 os.environ["LVM_STRICT_CHECKS"] = "1"          # a failed self-check raises
 os.environ.setdefault("LVM_NUM_THREADS", "1")  # small models run fastest on one thread
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,226 @@
+"""Helpers of tests/test_browser.py: headless Chromium, `make lab`, a static server, processes.
+
+Chromium is Debian's (`apt-get install chromium`, as .ci/run does), driven through Playwright's
+Python package (requirements.txt); Playwright never downloads a browser of its own here.
+Set LVM_CHROMIUM to use another Chromium binary.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# A test JupyterLab must not touch the developer's settings and workspaces, nor save the
+# lecture it runs (autosave), nor ask the Internet for news.
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary to drive, or None."""
+    for candidate in (os.environ.get("LVM_CHROMIUM"), "chromium", "chromium-browser",
+                      "/usr/bin/chromium"):
+        if candidate and (path := shutil.which(candidate)):
+            return path
+    return None
+
+
+def skip_reason() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return ("Playwright's Python package is not installed "
+                "(`.venv/bin/pip install -r requirements.txt`)")
+    if chromium_path() is None:
+        return ("Chromium not found: install Debian's `chromium` (apt-get install chromium, "
+                "as .ci/run does) or set LVM_CHROMIUM=/path/to/chromium")
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def descendants(pid: int | None = None) -> set[int]:
+    """Every living process below `pid` (default: this one), read from /proc."""
+    pid = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":                       # zombies are already gone
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids) -> set[int]:
+    """Those of `pids` that still run (not zombies)."""
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@contextlib.contextmanager
+def make_lab(env_drop=("MPLBACKEND",)):
+    """`make lab` exactly as tests/test_lab.py starts it, plus an isolated settings folder.
+
+    Yields (base_url, token, started) where `started` lists every process of the server and its
+    kernels seen while it ran; on exit the kernels are shut down, the server is stopped and every
+    one of those processes is checked (and, if need be, killed).
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="lvm-lab-") as home:
+        settings = Path(home) / "settings"
+        for name, values in LAB_SETTINGS.items():
+            (settings / name).parent.mkdir(parents=True, exist_ok=True)
+            (settings / name).write_text(json.dumps(values))
+        args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={token} "
+                f"--LabApp.user_settings_dir={settings} "
+                f"--LabApp.workspaces_dir={Path(home) / 'workspaces'}")
+        env = {k: v for k, v in os.environ.items() if k not in env_drop}
+        proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        started: set[int] = {proc.pid}
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    _get(f"{base}/api/status?token={token}")
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        out = proc.stdout.read().decode() if proc.poll() is not None else ""
+                        raise RuntimeError(f"JupyterLab did not start on port {port}:\n"
+                                           f"{out[-2000:]}")
+                    time.sleep(0.3)
+            yield base, token, started
+        finally:
+            started |= descendants(proc.pid)
+            with contextlib.suppress(OSError, ValueError):
+                for kernel in json.loads(_get(f"{base}/api/kernels?token={token}")):
+                    request = urllib.request.Request(
+                        f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
+                    urllib.request.urlopen(request, timeout=10).close()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()
+            deadline = time.monotonic() + 10
+            while alive(started) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for pid in alive(started):             # last resort; the test reports it
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def static_server(folder: Path):
+    """Serve `folder` on a loopback port from a thread of this process; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium (Playwright) context whose requests may reach loopback only.
+
+    Yields (context, remote) where `remote` collects every request for another host (aborted).
+    """
+    from playwright.sync_api import sync_playwright
+
+    remote: list[str] = []
+
+    def only_loopback(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            remote.append(url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.route("**/*", only_loopback)
+            yield context, remote
+            context.close()
+        finally:
+            browser.close()
+
+
+@functools.lru_cache(maxsize=None)
+def built_exports() -> Path:
+    """`make slides` and `make html` built once per test run into a temporary folder."""
+    import atexit
+
+    from utils import export
+
+    build = Path(tempfile.mkdtemp(prefix="lvm-build-"))
+    atexit.register(shutil.rmtree, build, ignore_errors=True)
+    export.build_html(build)
+    export.build_slides(build)
+    return build

@@ -1,0 +1,199 @@
+"""The course in a real browser: JupyterLab runs a lecture, a slide deck and the HTML site render.
+
+Headless Chromium (Debian's, driven by Playwright) may reach loopback only: a request for any
+other host is aborted and fails the test. Screenshots go to test-artifacts/browser/.
+Skipped, with the reason, where Chromium or Playwright is missing.
+"""
+import contextlib
+import time
+
+import nbformat
+import pytest
+
+import _browser
+from _browser import ARTIFACTS, ROOT
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:                      # the module is skipped below
+    PlaywrightTimeout = TimeoutError
+
+pytestmark = pytest.mark.skipif(_browser.skip_reason() is not None,
+                                reason=_browser.skip_reason() or "")
+
+LECTURE = "lectures/01_lvm_pca.ipynb"
+DECK = "slides/01_lvm_pca.slides.html"
+RUN_CODE_CELLS = 2      # the lecture's first code cells (that save no file), run on the kernel
+
+# MathJax 2 is done once its start-up (the first typeset) and then its queue have run.
+# (The hook must not return the queue's callback: MathJax would wait for it, and it for MathJax.)
+WAIT_FOR_MATHJAX = """() => { window.__mathjaxDone = false;
+  MathJax.Hub.Register.StartupHook("End", () => {
+    MathJax.Hub.Queue(() => { window.__mathjaxDone = true; }); }); }"""
+MATH_AND_IMAGES = """(currentSlide) => {
+  const root = currentSlide ? Reveal.getCurrentSlide() : document;
+  const math = [...root.querySelectorAll(".MathJax, .MathJax_Display")];
+  const images = [...root.querySelectorAll("img")];
+  return {
+    math: math.length,
+    mathShown: math.filter(m => m.getBoundingClientRect().width > 0).length,
+    mathErrors: root.querySelectorAll(".MathJax .merror, .MathJax .noError").length,
+    images: images.length,
+    imagesLoaded: images.filter(i => i.complete && i.naturalWidth > 0).length,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def processes():
+    """Checks, after the module, that every process its tests started has ended."""
+    before = _browser.descendants()
+    yield
+    deadline = time.monotonic() + 15
+    while (left := _browser.descendants() - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _browser.alive(left), f"processes left running: {sorted(left)}"
+
+
+@pytest.fixture(scope="module")
+def browser(processes):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with _browser.chromium() as (context, remote):
+        yield context, remote
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The exports (built once per run) served on a loopback port."""
+    with _browser.static_server(_browser.built_exports()) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context, remote = browser
+    remote.clear()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert not remote, f"the page asked the network for {remote}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def _cells_to_run(n: int) -> tuple[list[int], int]:
+    """The first n code cells that write no file (positions among the code cells), and how many
+    of them have a figure in the committed notebook. (A cell that saves a figure into images/
+    would rewrite a committed file from a test.)"""
+    nb = nbformat.read(ROOT / LECTURE, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    chosen = [k for k, cell in enumerate(code) if "save_figure(" not in cell.source][:n]
+    figures = sum(any("image/png" in o.get("data", {}) for o in code[k].outputs) for k in chosen)
+    return chosen, figures
+
+
+def _wait_for_mathjax(page):
+    page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=20_000)
+    page.evaluate(WAIT_FOR_MATHJAX)
+    page.wait_for_function("() => window.__mathjaxDone === true", timeout=30_000)
+
+
+def test_jupyterlab_opens_and_runs_a_lecture(browser, processes):
+    context, remote = browser
+    remote.clear()
+    with _browser.make_lab() as (base, token, started):
+        page = context.new_page()
+        page.goto(f"{base}/lab/tree/{LECTURE}?token={token}")
+        # rendered: the committed outputs and typeset Markdown are there, the kernel is idle
+        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output",
+                               timeout=60_000)
+        page.wait_for_selector(".jp-RenderedMarkdown mjx-container", timeout=30_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=60_000)
+        page.screenshot(path=ARTIFACTS / "jupyterlab_opened.png")
+
+        # clear every output (not saved: the test's settings turn autosave off), then run the
+        # first code cells as a student does: click into the cell, Ctrl+Enter
+        page.get_by_role("menuitem", name="Edit").click()
+        page.get_by_role("menuitem", name="Clear Outputs of All Cells").click()
+        assert page.locator(".jp-CodeCell .jp-OutputArea-output").count() == 0
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        chosen, committed_figures = _cells_to_run(RUN_CODE_CELLS)
+        for k in chosen:
+            cells.nth(k).locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Control+Enter")
+            page.wait_for_timeout(150)
+        last = cells.nth(chosen[-1])
+        last.locator(".jp-InputPrompt", has_text=f"[{len(chosen)}]").wait_for(timeout=90_000)
+        last.locator(".jp-OutputArea-output").first.wait_for(timeout=30_000)
+
+        prompts = [cells.nth(k).locator(".jp-InputPrompt").inner_text() for k in chosen]
+        assert prompts == [f"[{i}]:" for i in range(1, len(chosen) + 1)], prompts
+        setup_output = cells.first.locator(".jp-OutputArea").inner_text()
+        assert "smoke mode" in setup_output, setup_output
+        ran = page.locator(".jp-CodeCell .jp-OutputArea").evaluate_all(
+            "areas => areas.map(a => a.innerText).join('\\n')")
+        assert "Traceback" not in ran, ran
+        count_figures = """() => [...document.querySelectorAll(
+            ".jp-CodeCell .jp-OutputArea-output img")].filter(
+            i => i.complete && i.naturalWidth > 0).length"""
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(f"() => ({count_figures})() >= {committed_figures}",
+                                   timeout=10_000)
+        figures = page.evaluate(count_figures)
+        assert figures == committed_figures, f"{figures} figures, {committed_figures} committed"
+        assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
+        assert page.locator(".Toastify__toast--error").count() == 0
+        last.scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "jupyterlab_ran.png")
+        page.close()
+    assert not _browser.alive(started), "JupyterLab or its kernel survived the test"
+    assert not remote, f"JupyterLab asked the network for {remote}"
+
+
+def test_slide_deck_loads_reveal_typesets_math_and_shows_figures(page, site):
+    page.goto(f"{site}/{DECK}")
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=20_000)
+    _wait_for_mathjax(page)
+    assert page.evaluate("Reveal.getTotalSlides()") > 10
+    page.screenshot(path=ARTIFACTS / "slides_title.png")
+    # the first slide that holds both math and a figure, with all its fragments shown
+    indices = page.evaluate("""() => {
+      for (const s of document.querySelectorAll(".reveal .slides section")) {
+        if (s.querySelector("section")) continue;               // a vertical stack
+        if (s.querySelector(".MathJax") && s.querySelector(".jp-RenderedImage img")) {
+          const i = Reveal.getIndices(s); return [i.h, i.v || 0];
+        }
+      }
+      return null; }""")
+    assert indices, "no slide holds both math and a figure"
+    page.evaluate(f"Reveal.slide({indices[0]}, {indices[1]})")
+    page.evaluate("() => { while (Reveal.nextFragment()) {} }")
+    _wait_for_mathjax(page)
+    page.wait_for_timeout(500)                                    # the slide transition
+    found = page.evaluate(MATH_AND_IMAGES, True)
+    assert found["math"] and found["mathShown"] == found["math"], found
+    assert found["images"] and found["imagesLoaded"] == found["images"], found
+    assert found["mathErrors"] == 0, found
+    page.screenshot(path=ARTIFACTS / "slides_math_and_figure.png")
+
+
+def test_html_index_and_a_lecture_page_render_math_and_images(page, site):
+    page.goto(f"{site}/html/index.html")
+    _wait_for_mathjax(page)
+    found = page.evaluate(MATH_AND_IMAGES, False)
+    assert found["math"] and found["mathErrors"] == 0, found
+    assert found["images"] and found["imagesLoaded"] == found["images"], found
+    units = page.locator("section.unit").evaluate_all("ss => ss.map(s => s.id)")
+    lectures = sorted(p.stem for p in (ROOT / "lectures").glob("[0-9]*.ipynb"))
+    assert units == sorted(units) and set(lectures) <= set(units), units
+    page.screenshot(path=ARTIFACTS / "html_index.png")
+
+    page.locator(f'section.unit[id="{lectures[0]}"] .pages a', has_text="lecture").click()
+    page.wait_for_url(f"**/html/lectures/{lectures[0]}.html")
+    _wait_for_mathjax(page)
+    found = page.evaluate(MATH_AND_IMAGES, False)
+    assert found["math"] > 10 and found["mathErrors"] == 0, found
+    assert found["images"] and found["imagesLoaded"] == found["images"], found
+    page.screenshot(path=ARTIFACTS / "html_lecture.png")
