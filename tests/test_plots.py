@@ -103,6 +103,7 @@ def test_live_figure_outside_ipython_is_silent_and_closes():
 
 def test_save_figure_writes_into_images_and_rejects_other_formats(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "IMAGES_DIR", tmp_path)
+    monkeypatch.delenv("CI", raising=False)
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     assert plots.save_figure(fig, "x.png") == tmp_path / "x.png"
@@ -111,6 +112,14 @@ def test_save_figure_writes_into_images_and_rejects_other_formats(tmp_path, monk
     assert (tmp_path / "x.png").read_bytes() == first  # byte-stable: no churn in git
     with pytest.raises(ValueError, match=".png or .svg"):
         plots.save_figure(fig, "x.jpg")
+
+
+def test_save_figure_writes_nothing_in_smoke_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "IMAGES_DIR", tmp_path)
+    monkeypatch.setenv("CI", "true")
+    fig, _ = plt.subplots()
+    plots.save_figure(fig, "x.png")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_progress_counts_every_item():
