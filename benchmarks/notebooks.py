@@ -1,0 +1,191 @@
+"""Lectures executed headless (as a student's "run all") and the test suite timed, both in a
+temporary copy of the repository so that nothing in the working tree changes: notebooks that save
+figures write them into the copy's images/, and committed notebooks are never touched."""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Not copied: the environment, git, data, build output and caches.
+SKIP = {".venv", ".git", "data", "build", "test-artifacts", "__pycache__", ".ipynb_checkpoints",
+        ".pytest_cache", "lvm_course_utils.egg-info"}
+
+
+@contextlib.contextmanager
+def repo_copy(link_venv: bool = False):
+    """A temporary copy of the repository (mtimes kept); yields its root, removes it after.
+
+    With ``link_venv`` the copy's .venv is a symlink to the real one, so `make` targets in the
+    copy (e.g. `make lab` in the test suite) find it installed and never reinstall.
+    """
+    with tempfile.TemporaryDirectory(prefix="lvm-bench-") as tmp:
+        root = Path(tmp) / "repo"
+        shutil.copytree(REPO_ROOT, root, ignore=lambda d, names: [n for n in names if n in SKIP],
+                        copy_function=shutil.copy2)
+        if link_venv and (REPO_ROOT / ".venv").exists():
+            (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+        yield root
+
+
+def kernel_env(root: Path, smoke: bool, data_dir: Path, threads: int = 1) -> dict[str, str]:
+    """The environment of a student's run: full mode (CI unset) or smoke mode (CI=true),
+    MNIST from ``data_dir``, ``threads`` torch threads, and ``utils`` imported from ``root``."""
+    env = dict(os.environ)
+    for var in ("CI", "LVM_STRICT_CHECKS", "MPLBACKEND", "TQDM_DISABLE", "PYTEST_CURRENT_TEST"):
+        env.pop(var, None)
+    if smoke:
+        env["CI"] = "true"
+    env["LVM_DATA_DIR"] = str(data_dir)
+    env["LVM_NUM_THREADS"] = str(threads)
+    env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return env
+
+
+@contextlib.contextmanager
+def environ(env: dict[str, str]):
+    """Temporarily replace os.environ (kernels started inside inherit it)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class PeakRSS:
+    """Polls the summed RSS of this process's descendants (the kernel's process tree)."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    seconds: float
+    peak_rss: int
+    error: str | None = None
+    text: str = ""            # every text output of the executed notebook, in order
+
+
+def output_text(nb) -> str:
+    """The stream and text/plain outputs of a notebook's code cells, joined."""
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                parts.append(out["text"])
+            elif "text/plain" in out.get("data", {}):
+                parts.append(out["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> NotebookRun:
+    """Run ``path`` top to bottom in a fresh kernel (its folder as working directory); time the
+    whole run, kernel start included, and the peak RSS of the kernel's process tree."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    error = None
+    with environ(env), PeakRSS() as mem:
+        t0 = time.perf_counter()
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            error = str(err).strip().splitlines()[-1][:200] if str(err).strip() else "cell error"
+        except Exception as err:  # timeouts, dead kernels: report, keep going
+            error = f"{type(err).__name__}: {err}"[:200]
+        seconds = time.perf_counter() - t0
+    return NotebookRun(path.stem, seconds, mem.peak, error, output_text(nb))
+
+
+def run_lectures(smoke: bool, data_dir: Path, log=print) -> list[NotebookRun]:
+    """Every lectures/*.ipynb executed in a temporary copy of the repository."""
+    runs = []
+    with repo_copy() as root:
+        env = kernel_env(root, smoke, data_dir)
+        for path in sorted((root / "lectures").glob("*.ipynb")):
+            log(f"  executing {path.name} ({'smoke' if smoke else 'full'} mode) ...")
+            run = execute_notebook(path, env)
+            log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
+                + (f", ERROR: {run.error}" if run.error else ""))
+            runs.append(run)
+    return runs
+
+
+@dataclass
+class TestRun:
+    command: str
+    seconds: float
+    returncode: int
+    summary: str
+
+
+SUMMARY_RE = re.compile(r"^=*\s*(\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed)"
+                        r".*?) in [\d.]+s", re.M)
+
+
+def pytest_summary(output: str) -> str:
+    """pytest's final line, e.g. '120 passed, 2 skipped' ('' if absent)."""
+    found = SUMMARY_RE.findall(output)
+    return found[-1].strip() if found else ""
+
+
+def run_test_suite(data_dir: Path, args: list[str] | None = None, log=print) -> TestRun:
+    """Time `python -m pytest [args]` (the README's `make test` without the install) in a
+    temporary copy of the repository, in the environment CI uses (its conftest sets smoke mode)."""
+    args = list(args or [])
+    with repo_copy(link_venv=True) as root:
+        env = kernel_env(root, smoke=False, data_dir=data_dir)  # tests/conftest.py sets CI
+        cmd = [sys.executable, "-m", "pytest", *args]
+        log(f"  running {' '.join(['python', '-m', 'pytest', *args])} in a copy of the repository ...")
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+    summary = pytest_summary(proc.stdout) or f"exit code {proc.returncode}"
+    log(f"    {seconds:.1f} s: {summary}")
+    failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    for line in failed:
+        log(f"    {line[:200]}")
+    return TestRun(" ".join(["python -m pytest", *args]).strip(), seconds, proc.returncode, summary)
