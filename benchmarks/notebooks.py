@@ -101,6 +101,8 @@ class NotebookRun:
     peak_rss: int
     error: str | None = None
     text: str = ""            # every text output of the executed notebook, in order
+    kernel_lost: bool = False  # the kernel died or timed out (not an error in a cell)
+    note: str = ""
 
 
 def output_text(nb) -> str:
@@ -127,7 +129,7 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> No
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    error = None
+    error, lost = None, False
     with environ(env), PeakRSS() as mem:
         t0 = time.perf_counter()
         try:
@@ -135,22 +137,42 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> No
         except CellExecutionError as err:
             error = str(err).strip().splitlines()[-1][:200] if str(err).strip() else "cell error"
         except Exception as err:  # timeouts, dead kernels: report, keep going
-            error = f"{type(err).__name__}: {err}"[:200]
+            error, lost = f"{type(err).__name__}: {err}"[:200], True
         seconds = time.perf_counter() - t0
-    return NotebookRun(path.stem, seconds, mem.peak, error, output_text(nb))
+    return NotebookRun(path.stem, seconds, mem.peak, error, output_text(nb), lost)
 
 
-def run_lectures(smoke: bool, data_dir: Path, log=print) -> list[NotebookRun]:
-    """Every lectures/*.ipynb executed in a temporary copy of the repository."""
+def run_lectures(smoke: bool, data_dir: Path, done: dict[str, NotebookRun] | None = None,
+                 on_run=None, log=print) -> list[NotebookRun]:
+    """Every lectures/*.ipynb executed in a temporary copy of the repository, in order.
+
+    Lectures in ``done`` (from an interrupted run) are kept, not re-executed; ``on_run(run)`` is
+    called after each new one. A lecture whose kernel was lost (killed from outside, timed out)
+    is executed once more; an error in a cell is reported as it is.
+    """
+    done = dict(done or {})
     runs = []
     with repo_copy() as root:
         env = kernel_env(root, smoke, data_dir)
         for path in sorted((root / "lectures").glob("*.ipynb")):
+            if path.stem in done:
+                log(f"  {path.name}: kept from the interrupted run")
+                runs.append(done[path.stem])
+                continue
             log(f"  executing {path.name} ({'smoke' if smoke else 'full'} mode) ...")
             run = execute_notebook(path, env)
             log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                 + (f", ERROR: {run.error}" if run.error else ""))
+            if run.kernel_lost:
+                log(f"  the kernel was lost after {run.seconds:.0f} s; executing {path.name} again ...")
+                first = run
+                run = execute_notebook(path, env)
+                run.note = f"run twice: the first kernel was lost after {first.seconds:.0f} s"
+                log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
+                    + (f", ERROR: {run.error}" if run.error else ""))
             runs.append(run)
+            if on_run is not None:
+                on_run(run)
     return runs
 
 
@@ -174,9 +196,12 @@ def pytest_summary(output: str) -> str:
 
 def run_test_suite(data_dir: Path, args: list[str] | None = None, log=print) -> TestRun:
     """Time `python -m pytest [args]` (the README's `make test` without the install) in a
-    temporary copy of the repository, in the environment CI uses (its conftest sets smoke mode)."""
+    temporary copy of the repository, in the environment CI uses (its conftest sets smoke mode;
+    full MNIST in ../shared beside the copy when the repository has it beside it)."""
     args = list(args or [])
     with repo_copy(link_venv=True) as root:
+        if (REPO_ROOT.parent / "shared").exists():      # ../shared beside the copy, as in CI
+            (root.parent / "shared").symlink_to(REPO_ROOT.parent / "shared")
         env = kernel_env(root, smoke=False, data_dir=data_dir)  # tests/conftest.py sets CI
         cmd = [sys.executable, "-m", "pytest", *args]
         log(f"  running {' '.join(['python', '-m', 'pytest', *args])} in a copy of the repository ...")

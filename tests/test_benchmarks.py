@@ -172,3 +172,30 @@ def test_variance_ratios_read_from_lecture03_output():
             "(10% 548, 90% 10007)\n")
     assert parse_variance_ratios(text) == {"REINFORCE": 16858.0, "REINFORCE + baseline": 2501.0}
     assert parse_variance_ratios("") == {}
+
+
+@pytest.fixture
+def saved_state(monkeypatch, tmp_path):
+    """benchmarks.run.State pointed at tmp_path, with a saved full-mode run in it."""
+    import tempfile
+
+    from benchmarks import run
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(run, "log", lambda msg: None)
+    state = run.State.open("full", resume=False, fresh={"mode": "full", "started": "then",
+                                                         "resumed": [], "sections": {"pyro": "measured"}})
+    state.save()
+    return run.State
+
+
+def test_resume_keeps_what_an_interrupted_run_measured(saved_state):
+    state = saved_state.open("full", resume=True, fresh={"mode": "full", "resumed": [], "sections": {}})
+    assert state.d["sections"] == {"pyro": "measured"}
+    assert len(state.d["resumed"]) == 1            # the report says it was resumed
+
+
+def test_without_resume_or_in_another_mode_a_run_starts_fresh(saved_state):
+    fresh = {"mode": "full", "resumed": [], "sections": {}}
+    assert saved_state.open("full", resume=False, fresh=fresh).d["sections"] == {}
+    quick = saved_state.open("quick", resume=True, fresh=dict(fresh, mode="quick"))
+    assert quick.d["sections"] == {}

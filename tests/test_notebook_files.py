@@ -1,4 +1,7 @@
 """The notebook pipeline's invariants: pairs in sync, exercises generated, committed outputs."""
+import os
+import shutil
+import time
 from pathlib import Path
 
 import jupytext
@@ -42,6 +45,24 @@ def test_notebook_and_markdown_twin_are_in_sync(path):
     assert twin.exists(), f"{path.name} has no .md twin: run `make sync`"
     assert _cells(jupytext.read(path)) == _cells(jupytext.read(twin)), \
         f"{path.name} and {twin.name} differ: run `make sync`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_opens_in_jupyterlab_when_newer_than_its_twin(path, tmp_path):
+    """After a `git pull` that changes only outputs, the .ipynb is newer than its .md twin;
+    Jupytext then opens it only if the two hold the same notebook, headers included."""
+    from jupytext.sync_contentsmanager import TextFileContentsManager
+
+    folder = tmp_path / path.parent.name
+    folder.mkdir()
+    shutil.copy(ROOT / "jupytext.toml", tmp_path)
+    shutil.copy(path, folder)
+    shutil.copy(path.with_suffix(".md"), folder)
+    hour_ago = time.time() - 3600
+    os.utime(folder / f"{path.stem}.md", (hour_ago, hour_ago))   # the .ipynb an hour newer
+    manager = TextFileContentsManager(root_dir=str(tmp_path))
+    model = manager.get(f"{path.parent.name}/{path.name}")       # refuses if the pair differs
+    assert len(model["content"].cells) == len(nbformat.read(path, as_version=4).cells)
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
