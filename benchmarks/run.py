@@ -315,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     set_threads(THREADS)
     data = load_mnist()
+    if not data.source.startswith("full MNIST"):
+        log(f"The benchmark measures on full MNIST (its claims are about it, and the tutorial "
+            f"DataLoader it compares with reads torchvision's files), but only the {data.source} "
+            f"was found. Put MNIST's raw files in {data_dir() / 'MNIST' / 'raw'} (torchvision "
+            f"downloads them there when online), or set LVM_DATA_DIR to the folder that holds "
+            f"MNIST/raw/, then run again.")
+        return 2
     log(f"benchmark ({mode} mode): {data}, torch threads {torch.get_num_threads()}")
     state = State.open(mode, args.resume, {
         "mode": mode, "started": f"{started:%Y-%m-%d %H:%M}", "resumed": [], "elapsed": 0.0,

