@@ -7,17 +7,10 @@ from torch.distributions import Normal
 from torch.nn import functional as F
 
 from utils.checks import SelfCheckFailed, unit03
-from utils.runtime import set_threads
 from utils.vae import gaussian_kl
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread (the notebooks' setting); restore afterwards."""
-    before = torch.get_num_threads()
-    set_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---- reference implementations (as in solutions/03_gradient_estimators.md) -------------------------

@@ -4,16 +4,9 @@ import torch
 from torch.nn import functional as F
 
 from utils.checks import SelfCheckFailed, unit04
-from utils.runtime import set_threads
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread (the notebooks' setting); restore afterwards."""
-    before = torch.get_num_threads()
-    set_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---- reference implementations (as in solutions/04_vae_pytorch.md) --------------------------------

@@ -6,19 +6,12 @@ import torch
 from torch import nn
 
 from utils.checks import SelfCheckFailed, unit05
-from utils.runtime import set_threads
 from utils.vae import Decoder, Encoder
 
 N, Z_DIM = 8, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread (the notebooks' setting); restore afterwards."""
-    before = torch.get_num_threads()
-    set_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

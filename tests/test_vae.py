@@ -5,16 +5,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from utils.runtime import set_threads
 from utils.vae import VAE, Decoder, Encoder, evaluate, gaussian_kl, iwae_log_px, negative_elbo, train_vae
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    set_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
