@@ -106,7 +106,7 @@ def alive(pids) -> set[int]:
 
 @contextlib.contextmanager
 def make_lab(env_drop=("MPLBACKEND",)):
-    """`make lab` exactly as tests/test_lab.py starts it, plus an isolated settings folder.
+    """`make lab` on a free port, no browser, isolated settings (tests/test_lab.py uses it too).
 
     Yields (base_url, token, started) where `started` lists every process of the server and its
     kernels seen while it ran; on exit the kernels are shut down, the server is stopped and every
