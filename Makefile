@@ -1,11 +1,13 @@
 # Two commands for students: `make lab` opens the course, `make test` runs every test.
-# Both create .venv and install requirements.txt first when needed.
+# Both create .venv when needed: `make lab` installs requirements.txt (the course), every other
+# target requirements-dev.txt (the course + tests, site and slide builds, benchmarks).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 NB ?=
+EXERCISE_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -19,34 +21,38 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
 lab: $(VENV)/.installed  ## open the course in JupyterLab
 	$(PY) -m jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(VENV)/.installed  ## run the whole test suite (notebooks in smoke mode)
+test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mode)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-exercises: $(VENV)/.installed  ## regenerate exercises/ from solutions/ (never overwrites your edits)
-	$(PY) -m utils.make_exercises
+exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (never overwrites your edits)
+	$(PY) -m tools.make_exercises $(EXERCISE_ARGS)
 
-execute: $(VENV)/.installed  ## run NB=path.ipynb top to bottom in full mode, in place
+execute: $(VENV)/.installed-dev  ## run NB=path.ipynb top to bottom in full mode, in place
 	env -u CI $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=3600 $(NB)
 
-sync: $(VENV)/.installed  ## bring every .ipynb/.md pair in step (newer side wins)
+sync: $(VENV)/.installed-dev  ## bring every .ipynb/.md pair in step (newer side wins)
 	$(PY) -m jupytext --sync lectures/*.ipynb solutions/*.ipynb exercises/*.ipynb
 
-# Measured claims (lecture times and memory, speed, Pyro's cost, quality, CI time): prints a
-# Markdown table and writes benchmarks/results.md. BENCH_ARGS="--quick" (< 3 min), "--update-readme".
+# Measured claims (lecture times and memory, step speed and threads, Pyro's cost, quality, CI
+# time): prints a Markdown report and writes benchmarks/results.md. BENCH_ARGS="--quick" (< 3 min).
 BENCH_ARGS ?=
 .PHONY: benchmark
-benchmark: $(VENV)/.installed  ## measure the course (full run < 30 min; BENCH_ARGS=--quick < 3 min)
+benchmark: $(VENV)/.installed-dev  ## measure the course (full run < 30 min; BENCH_ARGS=--quick < 3 min)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
-slides: $(VENV)/.installed  ## reveal.js decks of the lectures in build/slides/ (committed outputs, no run)
-	$(PY) -m utils.export slides
+slides: $(VENV)/.installed-dev  ## reveal.js decks of the lectures in build/slides/ (committed outputs, no run)
+	$(PY) -m tools.export slides
 
-html: $(VENV)/.installed  ## every notebook as a web page in build/html/ (+ the decks it links; no run)
-	$(PY) -m utils.export all
+html: $(VENV)/.installed-dev  ## every notebook as a web page in build/html/ (+ the decks it links; no run)
+	$(PY) -m tools.export all
 
-serve: $(VENV)/.installed  ## serve build/ at http://127.0.0.1:$(PORT)/ (after make slides / make html)
+serve: $(VENV)/.installed-dev  ## serve build/ at http://127.0.0.1:$(PORT)/ (after make slides / make html)
 	$(PY) -m http.server --bind 127.0.0.1 --directory build $(PORT)

@@ -1,8 +1,9 @@
-"""Measured claims about the course: lecture run times and memory, training throughput against
-the usual DataLoader pattern, overhead over the compute floor, Pyro's cost, model quality and the
-test suite's wall time. Run ``python -m benchmarks.run --help`` (or ``make benchmark``).
+"""Measured claims about the course: lecture run times and memory, the training step against its
+compute floor and across torch thread counts, Pyro's cost per step, model quality (as the lectures
+record it) and the test suite's wall time. Run ``python -m benchmarks.run --help`` (or
+``make benchmark``); the full report is benchmarks/results.md.
 
-Modules: ``report`` (pure helpers: spreads, ratios, Markdown tables, the README block),
-``measure`` (in-process timings and quality), ``pyro_vae`` (the Pyro model/guide timed against the
-hand-written loop), ``notebooks`` (lectures executed headless, the test suite timed), ``run`` (CLI).
+Modules: ``report`` (pure helpers: spreads, ratios, Markdown tables, the paragraphs built from the
+lectures' recorded results), ``measure`` (in-process timings through ``utils.vae`` and
+``utils.pyro_vae``), ``notebooks`` (lectures executed headless, the test suite timed), ``run`` (CLI).
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from utils.runtime import RESULTS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Not copied: the environment, git, data, build output and caches.
@@ -39,16 +40,21 @@ def repo_copy(link_venv: bool = False):
         yield root
 
 
-def kernel_env(root: Path, smoke: bool, data_dir: Path, threads: int = 1) -> dict[str, str]:
-    """The environment of a student's run: full mode (CI unset) or smoke mode (CI=true),
-    MNIST from ``data_dir``, ``threads`` torch threads, and ``utils`` imported from ``root``."""
+def kernel_env(root: Path, smoke: bool, data_dir: Path,
+               results_dir: Path | None = None) -> dict[str, str]:
+    """The environment of a student's run: full mode (CI unset) or smoke mode (CI=true), MNIST
+    from ``data_dir``, ``utils`` imported from ``root``, and, with ``results_dir``, the folder
+    where lectures write their results (``utils.runtime.record``). Torch's threads are left to
+    the course's default (each kernel's start-up probe, unless LVM_NUM_THREADS is set for the benchmark)."""
     env = dict(os.environ)
-    for var in ("CI", "LVM_STRICT_CHECKS", "MPLBACKEND", "TQDM_DISABLE", "PYTEST_CURRENT_TEST"):
+    for var in ("CI", "LVM_STRICT_CHECKS", "MPLBACKEND", "TQDM_DISABLE", "PYTEST_CURRENT_TEST",
+                RESULTS_ENV):
         env.pop(var, None)
     if smoke:
         env["CI"] = "true"
+    if results_dir is not None:
+        env[RESULTS_ENV] = str(results_dir)
     env["LVM_DATA_DIR"] = str(data_dir)
-    env["LVM_NUM_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     return env
 
@@ -100,23 +106,8 @@ class NotebookRun:
     seconds: float
     peak_rss: int
     error: str | None = None
-    text: str = ""            # every text output of the executed notebook, in order
     kernel_lost: bool = False  # the kernel died or timed out (not an error in a cell)
     note: str = ""
-
-
-def output_text(nb) -> str:
-    """The stream and text/plain outputs of a notebook's code cells, joined."""
-    parts = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append(out["text"])
-            elif "text/plain" in out.get("data", {}):
-                parts.append(out["data"]["text/plain"])
-    return "\n".join(parts)
 
 
 def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> NotebookRun:
@@ -139,26 +130,18 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> No
         except Exception as err:  # timeouts, dead kernels: report, keep going
             error, lost = f"{type(err).__name__}: {err}"[:200], True
         seconds = time.perf_counter() - t0
-    return NotebookRun(path.stem, seconds, mem.peak, error, output_text(nb), lost)
+    return NotebookRun(path.stem, seconds, mem.peak, error, lost)
 
 
-def run_lectures(smoke: bool, data_dir: Path, done: dict[str, NotebookRun] | None = None,
-                 on_run=None, log=print) -> list[NotebookRun]:
-    """Every lectures/*.ipynb executed in a temporary copy of the repository, in order.
-
-    Lectures in ``done`` (from an interrupted run) are kept, not re-executed; ``on_run(run)`` is
-    called after each new one. A lecture whose kernel was lost (killed from outside, timed out)
-    is executed once more; an error in a cell is reported as it is.
-    """
-    done = dict(done or {})
+def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
+                 log=print) -> list[NotebookRun]:
+    """Every lectures/*.ipynb executed in a temporary copy of the repository, in order, writing
+    their results to ``results_dir``. A lecture whose kernel was lost (killed from outside, timed
+    out) is executed once more; an error in a cell is reported as it is."""
     runs = []
     with repo_copy() as root:
-        env = kernel_env(root, smoke, data_dir)
+        env = kernel_env(root, smoke, data_dir, results_dir)
         for path in sorted((root / "lectures").glob("*.ipynb")):
-            if path.stem in done:
-                log(f"  {path.name}: kept from the interrupted run")
-                runs.append(done[path.stem])
-                continue
             log(f"  executing {path.name} ({'smoke' if smoke else 'full'} mode) ...")
             run = execute_notebook(path, env)
             log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
@@ -171,8 +154,6 @@ def run_lectures(smoke: bool, data_dir: Path, done: dict[str, NotebookRun] | Non
                 log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                     + (f", ERROR: {run.error}" if run.error else ""))
             runs.append(run)
-            if on_run is not None:
-                on_run(run)
     return runs
 
 
@@ -184,31 +165,39 @@ class TestRun:
     summary: str
 
 
-SUMMARY_RE = re.compile(r"^=*\s*(\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed)"
-                        r".*?) in [\d.]+s", re.M)
+def junit_summary(path: Path) -> str:
+    """'570 passed, 2 failed, 4 skipped' from pytest's JUnit XML report ('' if there is none)."""
+    import xml.etree.ElementTree as ET
 
-
-def pytest_summary(output: str) -> str:
-    """pytest's final line, e.g. '120 passed, 2 skipped' ('' if absent)."""
-    found = SUMMARY_RE.findall(output)
-    return found[-1].strip() if found else ""
+    if not path.exists():
+        return ""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    count = {k: sum(int(s.get(k, 0)) for s in suites)
+             for k in ("tests", "failures", "errors", "skipped")}
+    parts = [(count["tests"] - count["failures"] - count["errors"] - count["skipped"], "passed"),
+             (count["failures"], "failed"), (count["skipped"], "skipped"),
+             (count["errors"], "errors")]
+    return ", ".join(f"{n} {what}" for n, what in parts if n or what == "passed")
 
 
 def run_test_suite(data_dir: Path, args: list[str] | None = None, log=print) -> TestRun:
     """Time `python -m pytest [args]` (the README's `make test` without the install) in a
     temporary copy of the repository, in the environment CI uses (its conftest sets smoke mode;
-    full MNIST in ../shared beside the copy when the repository has it beside it)."""
+    full MNIST in ../shared beside the copy when the repository has it beside it). The counts
+    come from pytest's JUnit XML report."""
     args = list(args or [])
     with repo_copy(link_venv=True) as root:
         if (REPO_ROOT.parent / "shared").exists():      # ../shared beside the copy, as in CI
             (root.parent / "shared").symlink_to(REPO_ROOT.parent / "shared")
         env = kernel_env(root, smoke=False, data_dir=data_dir)  # tests/conftest.py sets CI
-        cmd = [sys.executable, "-m", "pytest", *args]
+        junit = root.parent / "junit.xml"
+        cmd = [sys.executable, "-m", "pytest", *args, f"--junitxml={junit}"]
         log(f"  running {' '.join(['python', '-m', 'pytest', *args])} in a copy of the repository ...")
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
-    summary = pytest_summary(proc.stdout) or f"exit code {proc.returncode}"
+        summary = junit_summary(junit) or f"exit code {proc.returncode}"
     log(f"    {seconds:.1f} s: {summary}")
     failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     for line in failed:

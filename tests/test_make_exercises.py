@@ -1,8 +1,8 @@
-"""utils.make_exercises: stubs replace solutions, tags become exercise tags, edits are kept."""
+"""tools.make_exercises: stubs replace solutions, tags become exercise tags, edits are kept."""
 import nbformat
 import pytest
 
-from utils import make_exercises as mk
+from tools import make_exercises as mk
 
 SOLUTION_CELL = """def square(x):
     \"\"\"Return x squared.\"\"\"

@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from utils import make_exercises
+from tools import make_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("lectures", "exercises", "solutions")

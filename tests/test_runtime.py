@@ -13,6 +13,28 @@ def test_smoke_mode_follows_the_ci_variable(monkeypatch):
     assert not runtime.is_smoke_test()
 
 
+@pytest.mark.parametrize("value", ["", "0", "false", "False", "no", "off", " OFF "])
+def test_a_setting_set_to_an_off_value_is_off(monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    assert not runtime.is_smoke_test()
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on", "anything"])
+def test_a_setting_set_to_any_other_value_is_on(monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    assert runtime.is_smoke_test()
+
+
+def test_record_writes_json_only_when_the_results_folder_is_set(monkeypatch, tmp_path):
+    monkeypatch.delenv(runtime.RESULTS_ENV, raising=False)
+    runtime.record("unit", value=1.5)
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path))
+    runtime.record("unit", value=1.5, label="x")
+    import json
+    assert json.loads((tmp_path / "unit.json").read_text(encoding="utf-8")) == {"value": 1.5, "label": "x"}
+
+
 def test_device_is_cpu_without_accelerators(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
@@ -43,17 +65,30 @@ def test_same_seed_gives_same_torch_numpy_and_pyro_draws():
     assert torch.equal(draws[0][2], draws[1][2])
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
 def test_bad_seed_is_rejected(seed):
     with pytest.raises(ValueError, match="seed"):
         runtime.set_seed(seed)
 
 
-def test_threads_default_to_one_and_follow_the_environment(monkeypatch):
+def test_a_numpy_integer_seed_is_accepted():
+    runtime.set_seed(np.int64(3))
+
+
+def test_the_thread_probe_times_every_candidate_and_restores_the_setting():
+    before = torch.get_num_threads()
+    timings = runtime.probe_threads([1, 2], steps=1, rounds=2)
+    assert set(timings) == {1, 2} and all(t > 0 for t in timings.values())
+    assert torch.get_num_threads() == before
+
+
+def test_threads_default_to_the_fastest_probed_count_and_follow_the_environment(monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
-        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setattr(runtime, "available_cores", lambda: 4)
+        monkeypatch.setattr(runtime, "probe_threads", lambda: {1: 9.0, 2: 5.0, 4: 7.0})
+        assert runtime.set_threads() == 2 and torch.get_num_threads() == 2
         monkeypatch.setenv(runtime.THREADS_ENV, "2")
         assert runtime.set_threads() == 2
     finally:
@@ -65,6 +100,12 @@ def test_bad_thread_setting_is_rejected(monkeypatch, value):
     monkeypatch.setenv(runtime.THREADS_ENV, value)
     with pytest.raises(ValueError, match="thread|LVM_NUM_THREADS"):
         runtime.set_threads()
+
+
+@pytest.mark.parametrize("value", ["2", True, 1.0])
+def test_a_thread_count_that_is_not_an_int_is_rejected(value):
+    with pytest.raises(TypeError, match="int"):
+        runtime.set_threads(value)
 
 
 def test_setup_prints_one_line_stating_the_mode(monkeypatch, capsys):

@@ -10,16 +10,16 @@ def strict(monkeypatch):
     monkeypatch.setenv("LVM_STRICT_CHECKS", "1")
 
 
-def pca(x, k):
+def pca(x, z_dim):
     mean = x.mean(0)
     evals, evecs = torch.linalg.eigh((x - mean).T @ (x - mean) / len(x))
-    return evecs.flip(1)[:, :k], evals.flip(0), mean
+    return evecs.flip(1)[:, :z_dim], evals.flip(0), mean
 
 
-def ppca_mle(x, k):
-    W, lam, mu = pca(x, k)
-    sigma2 = lam[k:].mean()
-    return W * (lam[:k] - sigma2).sqrt(), mu, sigma2
+def ppca_mle(x, z_dim):
+    W, lam, mu = pca(x, z_dim)
+    sigma2 = lam[z_dim:].mean()
+    return W * (lam[:z_dim] - sigma2).sqrt(), mu, sigma2
 
 
 def ppca_posterior(x, W, mu, sigma2):
@@ -46,29 +46,29 @@ def test_stub_fails_with_not_implemented_message(check, capsys):
 
 
 def test_pca_keeping_smallest_variance_directions_fails(capsys):
-    def smallest(x, k):
+    def smallest(x, z_dim):
         mean = x.mean(0)
         evals, evecs = torch.linalg.eigh((x - mean).T @ (x - mean) / len(x))
-        return evecs[:, :k], evals.flip(0), mean
+        return evecs[:, :z_dim], evals.flip(0), mean
     with pytest.raises(SelfCheckFailed):
         unit01.check_pca(smallest)
     assert "LARGEST variance" in capsys.readouterr().out
 
 
 def test_pca_on_uncentred_data_fails(capsys):
-    def uncentred(x, k):
+    def uncentred(x, z_dim):
         evals, evecs = torch.linalg.eigh(x.T @ x / len(x))
-        return evecs.flip(1)[:, :k], evals.flip(0), x.mean(0)
+        return evecs.flip(1)[:, :z_dim], evals.flip(0), x.mean(0)
     with pytest.raises(SelfCheckFailed):
         unit01.check_pca(uncentred)
     assert "centred" in capsys.readouterr().out
 
 
 def test_ppca_with_eigenvalue_scaling_instead_of_square_root_fails():
-    def wrong(x, k):
-        W, lam, mu = pca(x, k)
-        sigma2 = lam[k:].mean()
-        return W * (lam[:k] - sigma2), mu, sigma2
+    def wrong(x, z_dim):
+        W, lam, mu = pca(x, z_dim)
+        sigma2 = lam[z_dim:].mean()
+        return W * (lam[:z_dim] - sigma2), mu, sigma2
     with pytest.raises(SelfCheckFailed):
         unit01.check_ppca_mle(wrong)
 
@@ -90,3 +90,32 @@ def test_posterior_with_wrong_shape_names_expected_and_actual(capsys):
     with pytest.raises(SelfCheckFailed):
         unit01.check_ppca_posterior(transposed)
     assert "expected shape (8, 2), got (2, 8)" in capsys.readouterr().out
+
+
+def test_ppca_hint_names_the_square_root_in_course_symbols(capsys):
+    def wrong(x, z_dim):
+        W, lam, mu = pca(x, z_dim)
+        sigma2 = lam[z_dim:].mean()
+        return W * (lam[:z_dim] - sigma2), mu, sigma2
+    with pytest.raises(SelfCheckFailed):
+        unit01.check_ppca_mle(wrong)
+    assert "sqrt(λ_i − σ²)" in capsys.readouterr().out
+
+
+def test_every_message_is_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("LVM_STRICT_CHECKS")
+    for check, fn in [(unit01.check_pca, stub), (unit01.check_pca, pca),
+                      (unit01.check_ppca_mle, lambda x, z_dim: ppca_mle(x, z_dim + 1)),
+                      (unit01.check_ppca_posterior, lambda *args: (None, None))]:
+        check(fn)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line[0] in "\u2713\u2717" for line in lines), lines
+
+
+@pytest.mark.parametrize("returned", [None, (1.0, 2.0), (None, None, None)])
+@pytest.mark.parametrize("check", [unit01.check_pca, unit01.check_ppca_mle, unit01.check_ppca_posterior])
+def test_a_wrong_return_value_is_one_cross_not_an_exception(check, returned, capsys):
+    with pytest.raises(SelfCheckFailed):
+        check(lambda *args: returned)
+    out = capsys.readouterr().out
+    assert out.count("\u2717") == 1 and "Hint: " in out

@@ -313,3 +313,21 @@ def test_checks_leave_the_global_random_state_alone():
     torch.manual_seed(0)
     unit02.check_modules(Encoder, Decoder)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_every_message_is_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("LVM_STRICT_CHECKS")
+    unit02.check_modules(Encoder, Decoder)
+    unit02.check_reconstruction_loss(F.binary_cross_entropy_with_logits)
+    unit02.check_train_step(stub, Encoder, Decoder)
+    unit02.check_corrupt(lambda x, p, generator=None: x + p)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line[0] in "\u2713\u2717" for line in lines), lines
+
+
+@pytest.mark.parametrize("returned", [None, "0.5", [torch.zeros(2)]])
+def test_loss_check_reports_a_wrong_return_value_in_one_line(returned, capsys):
+    with pytest.raises(SelfCheckFailed):
+        unit02.check_reconstruction_loss(lambda logits, x: returned)
+    out = capsys.readouterr().out
+    assert out.count("\u2717") == 1 and "expected a tensor" in out

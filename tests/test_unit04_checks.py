@@ -9,7 +9,7 @@ from utils.checks import SelfCheckFailed, unit04
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-# ---- reference implementations (as in solutions/04_vae_pytorch.md) --------------------------------
+# ---- the student's functions, written correctly (as in solutions/04_vae_pytorch.md) ----------------
 def reparameterize(z_loc, z_scale, eps=None):
     if eps is None:
         eps = torch.randn_like(z_loc)
@@ -177,3 +177,17 @@ def test_training_check_fails_when_maximising_the_loss(capsys, digits):
     with pytest.raises(SelfCheckFailed):
         unit04.check_training_lowers_loss(lambda vae, x: -negative_elbo(vae, x), digits)
     assert "must be the *negative* ELBO" in capsys.readouterr().out
+
+
+def test_training_check_prints_one_line_per_check_and_no_progress_bar(capsys, digits):
+    unit04.check_training_lowers_loss(negative_elbo, digits)
+    out = capsys.readouterr()
+    assert len(out.out.strip().splitlines()) == 2 and out.err == ""
+
+
+def test_training_check_leaves_the_global_generator_alone(digits):
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    unit04.check_training_lowers_loss(negative_elbo, digits)
+    torch.testing.assert_close(torch.rand(3), expected)

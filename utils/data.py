@@ -180,3 +180,9 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
         raise ValueError(f"binarize expects intensities in [0, 1], got range "
                          f"[{x.min().item():.3g}, {x.max().item():.3g}]: divide by 255?")
     return torch.bernoulli(x, generator=generator)
+
+
+def fixed_binarization(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Binarize ``x`` once with its own generator seeded with ``seed``: the same binary images on
+    every run, for validation and test sets (training batches are binarized afresh instead)."""
+    return binarize(x, torch.Generator(device=x.device).manual_seed(seed))

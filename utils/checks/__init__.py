@@ -10,6 +10,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from ..runtime import env_flag
+
 STRICT_ENV = "LVM_STRICT_CHECKS"
 PASS, FAIL = "\u2713", "\u2717"
 
@@ -36,7 +38,7 @@ class SelfCheck:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is not None and not issubclass(exc_type, _Abort):
             return False  # a bug in the check itself: let it surface
-        if self.failed and os.environ.get(STRICT_ENV):
+        if self.failed and env_flag(STRICT_ENV):
             raise SelfCheckFailed(f"{self.failed} self-check(s) of {self.name} failed (see above)")
         return True
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from . import SelfCheck
+from . import SelfCheck, _Abort
 
 X_DIM = 784
 
@@ -50,6 +50,18 @@ def _loss_value(sc: SelfCheck, loss, what: str) -> float:
             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""),
             "return loss.item() of the scalar loss")
     return math.nan
+
+
+def _loss_tensor(sc: SelfCheck, loss, what: str) -> torch.Tensor:
+    """The loss returned by the student's function as a tensor (a Python number becomes 0-d);
+    anything else (None, a list, ...) is one ✗ line and stops the group. No pass line."""
+    if isinstance(loss, (int, float)):
+        loss = torch.as_tensor(loss)
+    if not isinstance(loss, torch.Tensor):
+        sc.true(what, False, f"expected a tensor, got {type(loss).__name__}",
+                "return the loss, one number per batch (did you forget `return`?)")
+        raise _Abort
+    return loss
 
 
 def check_modules(Encoder, Decoder) -> None:
@@ -94,9 +106,10 @@ def check_reconstruction_loss(reconstruction_loss) -> None:
         expected = _reference_loss(logits, x)
         loss = sc.call(reconstruction_loss, logits.clone(), x.clone(),
                        what="reconstruction_loss(logits, x) runs")
-        sc.shape("reconstruction_loss(logits, x)", torch.as_tensor(loss), (),
+        loss = _loss_tensor(sc, loss, "reconstruction_loss returns a tensor")
+        sc.shape("reconstruction_loss(logits, x)", loss, (),
                  "return one number: the per-image sum over pixels, averaged over the batch")
-        loss = torch.as_tensor(loss).detach()
+        loss = loss.detach()
         hints = [(expected / X_DIM, "it equals the mean over pixels: sum over the 784 pixels "
                                     "instead (nats per image)"),
                  (expected * len(x), "it equals the sum over the batch: average over the images"),
@@ -113,7 +126,8 @@ def check_reconstruction_loss(reconstruction_loss) -> None:
         target = torch.tensor([[0.0, 1.0, 1.0, 0.0]])
         value = sc.call(reconstruction_loss, extreme, target,
                         what="reconstruction_loss runs on extreme logits (±200)")
-        sc.close("it stays finite and exact for extreme logits (±200)", torch.as_tensor(value),
+        value = _loss_tensor(sc, value, "reconstruction_loss returns a tensor on extreme logits")
+        sc.close("it stays finite and exact for extreme logits (±200)", value,
                  _reference_loss(extreme, target), atol=1e-3,
                  hint="compute from the logits (binary_cross_entropy_with_logits or "
                       "Bernoulli(logits=...)); log(sigmoid(...)) underflows to log(0)")

@@ -5,13 +5,14 @@ The student's object has ``encoder`` (images (N, 784) -> (z_loc, z_scale)), ``de
 run them under ``pyro.poutine.trace`` on a fixed batch of binarized images and inspect the recorded
 sites: names, observed or latent, plate, batch and event shapes, distributions and registered
 parameters. The last group compares the loss that Pyro derives from them with the reference on the same
-noise. Every check runs in a private param store with validation on; the caller's param store and
-random state are left as they were. Pass lines carry no numbers, so every run prints the same text.
+noise: unit 04's ``utils.vae.negative_elbo`` and the course's ``utils.pyro_vae.PyroVAE`` wrapped
+around the student's own networks. Every check runs in a private param store with validation on;
+the caller's param store and random state are left as they were. Pass lines carry no numbers, so
+every run prints the same text.
 """
 from __future__ import annotations
 
 import contextlib
-from functools import partial
 
 import pyro
 import pyro.distributions as dist
@@ -20,27 +21,10 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
 from . import SelfCheck, _Abort
+from ..pyro_vae import PyroVAE
 from ..vae import negative_elbo
 
 X_DIM = 784
-
-
-# ---- the reference (the lecture's model and guide) -------------------------------------------------
-def reference_model(vae, x: torch.Tensor) -> None:
-    """p(z) = N(0, I), p(x | z) = Bernoulli(logits = decoder(z)), one plate over the batch."""
-    pyro.module("decoder", vae.decoder)
-    with pyro.plate("data", x.shape[0]):
-        z_loc = x.new_zeros(x.shape[0], vae.z_dim)
-        z = pyro.sample("z", dist.Normal(z_loc, torch.ones_like(z_loc)).to_event(1))
-        pyro.sample("x", dist.Bernoulli(logits=vae.decoder(z)).to_event(1), obs=x)
-
-
-def reference_guide(vae, x: torch.Tensor) -> None:
-    """q(z | x) = N(z_loc(x), diag z_scale(x)^2), one plate over the batch."""
-    pyro.module("encoder", vae.encoder)
-    with pyro.plate("data", x.shape[0]):
-        z_loc, z_scale = vae.encoder(x)
-        pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
@@ -83,7 +67,7 @@ def _base(fn):
 
 def _check_site_shapes(sc: SelfCheck, site, name: str, n: int, event: int, event_name: str) -> None:
     fn = site["fn"]
-    sc.true(f"'{name}' sits inside a pyro.plate over the batch (the leftmost dimension)",
+    sc.true(f"'{name}' sits inside a pyro.plate over the batch (its rightmost batch dimension)",
             _in_batch_plate(site, n),
             f"no plate of size {n} at dim -1 around '{name}' "
             f"(plates found: {[(f.name, f.size, f.dim) for f in site['cond_indep_stack']]})",
@@ -190,7 +174,8 @@ def check_elbo(vae, x: torch.Tensor) -> None:
         z = guide_trace.nodes["z"]["value"]
         z_loc, z_scale = vae.encoder(x)
         eps = ((z - z_loc) / z_scale).detach()        # the noise behind the guide's draw
-        reference_replayed = poutine.replay(partial(reference_guide, vae), trace=guide_trace)
+        reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)   # the same networks and weights
+        reference_replayed = poutine.replay(reference.guide, trace=guide_trace)
 
         mean_field = sc.call(lambda: TraceMeanField_ELBO().loss(vae.model, replayed, x),
                              what="TraceMeanField_ELBO runs on your model and guide")
@@ -202,9 +187,9 @@ def check_elbo(vae, x: torch.Tensor) -> None:
                       "likelihood Bernoulli(logits=decoder(z))?")
         trace_elbo = sc.call(lambda: Trace_ELBO().loss(vae.model, replayed, x),
                              what="Trace_ELBO runs on your model and guide")
-        expected = Trace_ELBO().loss(partial(reference_model, vae), reference_replayed, x)
-        sc.close("Trace_ELBO equals the reference model and guide's", torch.tensor(trace_elbo),
-                 torch.tensor(expected), atol=1e-3, rtol=1e-5,
+        expected = Trace_ELBO().loss(reference.model, reference_replayed, x)
+        sc.close("Trace_ELBO equals the reference model and guide's (utils.pyro_vae.PyroVAE)",
+                 torch.tensor(trace_elbo), torch.tensor(expected), atol=1e-3, rtol=1e-5,
                  hint="compare your guide's Normal with the encoder's (z_loc, z_scale)")
 
         params = list(vae.parameters())

@@ -1,8 +1,8 @@
 """Propose reveal.js slide metadata for a lecture, by the rules in CONTRIBUTING.md ("Slides").
 
-    python -m utils.slide_tags lectures/NN_topic.md            # fill cells that have none
-    python -m utils.slide_tags lectures/NN_topic.md --force    # recompute every cell
-    python -m utils.slide_tags lectures/NN_topic.md --dry-run  # only print the plan
+    python -m tools.slide_tags lectures/NN_topic.md            # fill cells that have none
+    python -m tools.slide_tags lectures/NN_topic.md --force    # recompute every cell
+    python -m tools.slide_tags lectures/NN_topic.md --dry-run  # only print the plan
 
 It writes the `slideshow` metadata into the .md and the .ipynb (nothing else changes: outputs are
 kept, nothing is executed). Then look at the deck (`make slides`) and adjust by hand: the rules
@@ -29,7 +29,7 @@ import struct
 import sys
 from pathlib import Path
 
-# Estimated heights in the deck's 1280 x 720 canvas (utils/export.py, export_templates/course_slides)
+# Estimated heights in the deck's 1280 x 720 canvas (tools/export.py, export_templates/course_slides)
 BUDGET = 680              # usable height of a slide
 TEXT_LINE, CHARS_PER_LINE, PARAGRAPH = 33, 115, 12
 CODE_LINE, CODE_PAD = 19, 20

@@ -1,12 +1,12 @@
 """Static exports of the course, built from the committed outputs (nothing is executed).
 
-    python -m utils.export slides   # build/slides/: a reveal.js deck per lecture (+ index.html)
-    python -m utils.export html     # build/html/: every lecture, exercise and solution (+ index.html)
-    python -m utils.export all
+    python -m tools.export slides   # build/slides/: a reveal.js deck per lecture (+ index.html)
+    python -m tools.export html     # build/html/: every lecture, exercise and solution (+ index.html)
+    python -m tools.export all
 
 (`make slides`, `make html`.) Nothing is fetched at build or view time: MathJax 2 comes from the
 `jupyter-server-mathjax` package and reveal.js from `sphinx-revealjs` (both in requirements.txt),
-copied into build/_static/; the templates in utils/export_templates/ drop every CDN script of
+copied into build/_static/; the templates in tools/export_templates/ drop every CDN script of
 nbconvert's stock templates (jQuery, RequireJS, Mermaid, the widget manager). Each page written is
 checked for a script, style sheet or image that would still come from the network.
 """
@@ -198,7 +198,20 @@ def _convert(exporter, path: Path, nav: str, out_dir: Path, static: Path) -> str
     resources = {"metadata": {"name": path.stem, "path": str(path.parent)}, "course_nav": nav,
                  "course_mathjax_config": _relative(static / MATHJAX_LOCAL_CONFIG, out_dir)}
     body, _ = exporter.from_notebook_node(read_notebook(path), resources=resources)
-    return body
+    return _IMAGE_SRC.sub(_inline_image, body)
+
+
+# Markdown images of the committed figures (`![alt](../images/NAME.png)`): nbconvert only embeds
+# images below the notebook's own folder, so the pages carry these as data URIs too.
+_IMAGE_SRC = re.compile(r'src="\.\./images/([\w.-]+\.png)"')
+
+
+def _inline_image(match: re.Match) -> str:
+    path = ROOT / "images" / match.group(1)
+    if not path.exists():
+        raise FileNotFoundError(f"a notebook shows {path}, which does not exist: run its lecture "
+                                "or `python -m tools.figures`")
+    return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
 
 
 def _title(nb) -> str:

@@ -7,7 +7,7 @@ In a solution notebook:
 - cells tagged ``depends-on-solution`` (they call a stub) get the tag ``raises-exception``;
 - outputs are removed.
 
-Usage: ``python -m utils.make_exercises`` (write), ``--check`` (fail if out of date),
+Usage: ``python -m tools.make_exercises`` (write), ``--check`` (fail if out of date),
 ``--force`` (also overwrite exercises a student has edited).
 """
 from __future__ import annotations

@@ -1,0 +1,115 @@
+"""utils.pyro_vae: the Pyro model/guide of the unit-04 VAE and its SVI training loop."""
+import pyro
+import pytest
+import torch
+from pyro import poutine
+from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from torch.distributions import Normal
+
+from utils.pyro_vae import PyroVAE, one_cycle_clipped_adam, train_svi
+from utils.vae import Decoder, Encoder, log_likelihood, negative_elbo
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+Z_DIM = 2
+
+
+@pytest.fixture
+def vae():
+    torch.manual_seed(0)
+    return PyroVAE(Encoder(Z_DIM, hidden_dim=32), Decoder(Z_DIM, hidden_dim=32), Z_DIM)
+
+
+@pytest.fixture
+def x():
+    """A batch of 64 binary stand-in images."""
+    return torch.bernoulli(torch.full((64, 784), 0.3), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(autouse=True)
+def clean_store():
+    """Every test starts and ends with an empty param store and validation on."""
+    pyro.clear_param_store()
+    with pyro.validation_enabled(True):
+        yield
+    pyro.clear_param_store()
+
+
+def _noise(vae, x, seed):
+    """The ε that the guide draws from torch's global generator after ``pyro.set_rng_seed(seed)``."""
+    pyro.set_rng_seed(seed)
+    guide_trace = poutine.trace(vae.guide).get_trace(x)
+    z_loc, z_scale = vae.encoder(x)
+    return guide_trace.nodes["z"]["value"], ((guide_trace.nodes["z"]["value"] - z_loc) / z_scale)
+
+
+def test_mean_field_loss_is_negative_elbo_summed_over_the_batch(vae, x):
+    _, eps = _noise(vae, x, seed=1)
+    pyro.set_rng_seed(1)
+    loss = TraceMeanField_ELBO().loss(vae.model, vae.guide, x)
+    expected = negative_elbo(vae, x, eps.detach()).sum().item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_trace_elbo_loss_samples_the_kl_with_the_same_noise(vae, x):
+    z, _ = _noise(vae, x, seed=1)
+    pyro.set_rng_seed(1)
+    loss = Trace_ELBO().loss(vae.model, vae.guide, x)
+    z_loc, z_scale = vae.encoder(x)
+    log_q = Normal(z_loc, z_scale).log_prob(z).sum(-1)
+    log_p = Normal(0.0, 1.0).log_prob(z).sum(-1)
+    expected = -(log_likelihood(vae, x, z) + log_p - log_q).sum().item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_trace_has_one_log_density_per_image_in_one_plate(vae, x):
+    guide_trace = poutine.trace(vae.guide).get_trace(x)
+    model_trace = poutine.trace(poutine.replay(vae.model, trace=guide_trace)).get_trace(x)
+    model_trace.compute_log_prob()
+    for name, event in (("z", Z_DIM), ("x", 784)):
+        site = model_trace.nodes[name]
+        assert site["value"].shape == (len(x), event)
+        assert site["log_prob"].shape == (len(x),)
+        assert [frame.dim for frame in site["cond_indep_stack"]] == [-1]
+    assert model_trace.nodes["x"]["is_observed"] and not model_trace.nodes["z"]["is_observed"]
+
+
+def test_clipped_adam_clamps_gradient_entries_at_100_per_image():
+    optimizer = one_cycle_clipped_adam(1e-3, total_steps=10, batch_size=128)
+    param = torch.zeros(3, requires_grad=True)
+    param.grad = torch.tensor([1e6, -1e6, 1.0])
+    optimizer([param])                     # Pyro builds one ClippedAdam per parameter on first use
+    assert optimizer.optim_objs[param].optimizer.param_groups[0]["clip_norm"] == 100 * 128
+
+
+def test_train_svi_clears_the_param_store(vae, x):
+    pyro.param("stale", torch.ones(3))
+    train_svi(vae, x, x[:16], epochs=1, batch_size=32)
+    names = set(pyro.get_param_store().keys())
+    assert "stale" not in names
+    assert names == {f"encoder$$${n}" for n, _ in vae.encoder.named_parameters()} | \
+        {f"decoder$$${n}" for n, _ in vae.decoder.named_parameters()}
+
+
+def test_train_svi_trains_the_modules_own_parameters(vae, x):
+    before = [p.detach().clone() for p in vae.parameters()]
+    train_svi(vae, x, None, epochs=1, batch_size=32)
+    store = pyro.get_param_store()
+    assert all(store[f"decoder$$${n}"] is p for n, p in vae.decoder.named_parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(before, vae.parameters()))
+
+
+def test_train_svi_is_reproducible_from_the_seeds(vae, x):
+    state = {k: v.clone() for k, v in vae.state_dict().items()}
+    histories = []
+    for _ in range(2):
+        vae.load_state_dict(state)
+        pyro.set_rng_seed(3)
+        histories.append(train_svi(vae, x, x[:16], epochs=2, batch_size=32, seed=0))
+    assert histories[0] == histories[1]
+    assert [len(v) for v in histories[0].values()] == [2, 2]
+
+
+def test_train_svi_rejects_a_grey_level_validation_set(vae, x):
+    with pytest.raises(ValueError, match="binary"):
+        train_svi(vae, x, torch.full((16, 784), 0.5), epochs=1, batch_size=32)

@@ -1,0 +1,1 @@
+"""Authoring tools: the exercise generator, the site and slide builds. Students never import these."""

@@ -1,0 +1,71 @@
+"""The unit-04 VAE as a Pyro model and guide, and its SVI training: the one reusable copy.
+
+Lecture 05 writes ``PyroVAE``, ``one_cycle_clipped_adam`` and ``train_svi`` out and checks them equal
+to these (same weights and noise: the same trace and loss; same seeds: the same history); the unit-05
+self-checks, the unit-05 exercise, the benchmarks and later units import them from here.
+"""
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro.infer import SVI, TraceMeanField_ELBO
+from pyro.optim.clipped_adam import ClippedAdam
+from torch import nn
+
+from .vae import _require_binary, evaluate, fit
+
+
+class PyroVAE(nn.Module):
+    """p(z) = N(0, I), p(x | z) = Bernoulli(logits = decoder(z)) as ``model``; the amortized
+    q(z | x) = N(z_loc(x), diag z_scale(x)²) as ``guide``; one ``pyro.plate`` over the batch."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, z_dim: int):
+        super().__init__()
+        self.encoder, self.decoder, self.z_dim = encoder, decoder, z_dim
+
+    def model(self, x: torch.Tensor) -> None:
+        pyro.module("decoder", self.decoder)
+        with pyro.plate("data", x.shape[0]):
+            z_loc = x.new_zeros(x.shape[0], self.z_dim)
+            z_scale = x.new_ones(x.shape[0], self.z_dim)
+            z = pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))
+            pyro.sample("x", dist.Bernoulli(logits=self.decoder(z)).to_event(1), obs=x)
+
+    def guide(self, x: torch.Tensor) -> None:
+        pyro.module("encoder", self.encoder)
+        with pyro.plate("data", x.shape[0]):
+            z_loc, z_scale = self.encoder(x)
+            pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))
+
+
+def one_cycle_clipped_adam(max_lr: float, total_steps: int, batch_size: int):
+    """ClippedAdam (gradient entries clamped at 100 per image, so a healthy run is never clipped)
+    under unit 04's one-cycle learning-rate schedule."""
+    return pyro.optim.OneCycleLR({
+        "optimizer": ClippedAdam, "optim_args": {"lr": max_lr, "clip_norm": 100.0 * batch_size},
+        "max_lr": max_lr, "total_steps": max(total_steps, 1)})
+
+
+def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
+              epochs: int = 20, elbo=None, batch_size: int = 128, max_lr: float = 3e-3,
+              seed: int = 0, callback=None, desc: str = "epochs") -> dict[str, list[float]]:
+    """SVI with ``elbo`` (default ``TraceMeanField_ELBO()``) through the course's loop
+    (:func:`utils.vae.fit`): the same minibatch order, binarization and validation as
+    :func:`utils.vae.train_vae`. Clears Pyro's param store first, so a re-run starts afresh.
+    ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch."""
+    if val_x is not None:
+        _require_binary(val_x, "val_x")    # fail before training, not after the first epoch
+    pyro.clear_param_store()
+    steps = epochs * -(-len(train_x) // batch_size)
+    optimizer = one_cycle_clipped_adam(max_lr, steps, batch_size)
+    svi = SVI(vae.model, vae.guide, optimizer, loss=elbo or TraceMeanField_ELBO())
+
+    def step(x: torch.Tensor) -> float:
+        loss = svi.step(x) / len(x)        # svi.step returns the loss summed over the batch
+        optimizer.step()                   # advance the one-cycle schedule
+        return loss
+
+    validate = (lambda: evaluate(vae, val_x)) if val_x is not None else None
+    return fit(step, train_x, epochs, batch_size=batch_size, seed=seed, validate=validate,
+               callback=callback, desc=desc)
