@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(_browser.skip_reason() is not None,
 
 LECTURE = "lectures/01_lvm_pca.ipynb"
 DECK = "slides/01_lvm_pca.slides.html"
-RUN_CODE_CELLS = 2      # the lecture's first code cells (that save no file), run on the kernel
+RUN_CODE_CELLS = 2      # run the lecture's first code cells (that save no file) up to the 2nd with output
 
 # MathJax 2 is done once its start-up (the first typeset) and then its queue have run.
 # (The hook must not return the queue's callback: MathJax would wait for it, and it for MathJax.)
@@ -83,12 +83,18 @@ def page(browser):
 
 
 def _cells_to_run(n: int) -> tuple[list[int], int]:
-    """The first n code cells that write no file (positions among the code cells), and how many
-    of them have a figure in the committed notebook. (A cell that saves a figure into images/
-    would rewrite a committed file from a test.)"""
+    """The first code cells that write no file (positions among the code cells), up to the n-th
+    that has an output in the committed notebook, and how many of them have a figure there.
+    (A cell that saves a figure into images/ would rewrite a committed file from a test.)"""
     nb = nbformat.read(ROOT / LECTURE, as_version=4)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    chosen = [k for k, cell in enumerate(code) if "save_figure(" not in cell.source][:n]
+    chosen, with_output = [], 0
+    for k, cell in enumerate(code):
+        if with_output == n:
+            break
+        if "save_figure(" not in cell.source:
+            chosen.append(k)
+            with_output += bool(cell.outputs)
     figures = sum(any("image/png" in o.get("data", {}) for o in code[k].outputs) for k in chosen)
     return chosen, figures
 
