@@ -64,15 +64,6 @@ def test_pca_on_uncentred_data_fails(capsys):
     assert "centred" in capsys.readouterr().out
 
 
-def test_ppca_with_eigenvalue_scaling_instead_of_square_root_fails():
-    def wrong(x, z_dim):
-        W, lam, mu = pca(x, z_dim)
-        sigma2 = lam[z_dim:].mean()
-        return W * (lam[:z_dim] - sigma2), mu, sigma2
-    with pytest.raises(SelfCheckFailed):
-        unit01.check_ppca_mle(wrong)
-
-
 def test_posterior_covariance_written_m_over_sigma2_fails(capsys):
     def wrong(x, W, mu, sigma2):
         z_loc, _ = ppca_posterior(x, W, mu, sigma2)
