@@ -31,7 +31,10 @@ lab: $(VENV)/.installed  ## open the course in JupyterLab
 test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mode)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (never overwrites your edits)
+# `make exercises` regenerates stale exercises and keeps any you edited (in the .ipynb or the .md).
+# `make exercises EXERCISE_ARGS=--force` replaces edited ones too, first saving each edited file
+# next to it as NN_topic.backup-YYYYmmdd-HHMMSS.<ipynb|md>.bak; EXERCISE_ARGS=--check only reports.
+exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (keeps your edits; EXERCISE_ARGS=--force backs them up, then replaces them)
 	$(PY) -m tools.make_exercises $(EXERCISE_ARGS)
 
 execute: $(VENV)/.installed-dev  ## run NB=path.ipynb top to bottom in full mode, in place

@@ -7,8 +7,33 @@ In a solution notebook:
 - cells tagged ``depends-on-solution`` (they call a stub) get the tag ``raises-exception``;
 - outputs are removed.
 
-Usage: ``python -m tools.make_exercises`` (write), ``--check`` (fail if out of date),
-``--force`` (also overwrite exercises a student has edited).
+Each exercise is two twins, ``exercises/NN_topic.ipynb`` and its MyST Markdown twin
+``exercises/NN_topic.md``. The generator writes both and records in the notebook's metadata
+(``lvm_course.cells_sha256``) a hash of the cells it wrote: their types, sources and tags.
+
+**A student's edit.** A twin is *edited* when its cells (types, sources, tags) differ both from
+what the generator would write now and from what it recorded last time. Only cells count:
+outputs, execution counts and kernel metadata do not, so running an exercise is not editing it.
+A twin that cannot be read, or whose notebook has no record, counts as edited unless it equals
+what the generator would write now (when in doubt, keep it).
+
+**What a run does**, exercise by exercise:
+- *up to date* (both twins hold the cells the generator would write, and the record): left alone,
+  outputs included;
+- *stale* (the solution changed) and no twin edited: both twins are regenerated;
+- *edited* (either twin, or both): both are kept, and the message names the edited twin(s).
+  With ``--force`` each edited twin is first copied next to it, to
+  ``NN_topic.backup-YYYYmmdd-HHMMSS.ipynb.bak`` (or ``.md.bak``), then both are regenerated and the
+  output says ``overwrote X (your version saved as Y)``. The ``.bak`` ending keeps a backup out of
+  jupytext pairing and out of every ``*.ipynb`` / ``*.md`` glob (the generator's, the tests').
+
+Usage (from the repository root):
+- ``python -m tools.make_exercises`` (``make exercises``): write stale exercises, keep edited ones;
+- ``--force`` (``make exercises EXERCISE_ARGS=--force``): also regenerate edited exercises,
+  backing up each edited twin first;
+- ``--check`` (``make exercises EXERCISE_ARGS=--check``): write nothing, print each exercise as
+  ``up to date``, ``STALE`` or ``EDITED`` (naming the edited twin); the exit status is 0 when every
+  exercise is up to date and 1 otherwise.
 """
 from __future__ import annotations
 
@@ -17,7 +42,9 @@ import copy
 import hashlib
 import json
 import re
+import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -29,6 +56,9 @@ BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(\"exercise: write this part\")"
 DROPPED_TAGS = {"solution-only", "depends-on-solution", "nbval-check-output"}
+TWIN_SUFFIXES = (".ipynb", ".md")
+BACKUP_ENDING = ".bak"
+FORCE_HINT = "make exercises EXERCISE_ARGS=--force"
 
 
 def strip_solution(source: str, where: str = "cell") -> str:
@@ -84,52 +114,136 @@ def make_exercise(solution_path: Path):
     return nb
 
 
-def student_edited(path: Path) -> bool:
-    """True when the exercise at ``path`` differs from what the generator last wrote there."""
-    nb = nbformat.read(path, as_version=4)
-    recorded = nb.metadata.get("lvm_course", {}).get("cells_sha256")
-    return recorded != cells_digest(nb)
+def twins(solution_path: Path) -> list[Path]:
+    """The exercise's two files: the notebook, then its Markdown twin."""
+    return [(EXERCISES / solution_path.name).with_suffix(s) for s in TWIN_SUFFIXES]
 
 
-def is_up_to_date(solution_path: Path) -> bool:
-    """True when the committed exercise equals the one generated from ``solution_path``."""
-    target = EXERCISES / solution_path.name
-    if not target.exists():
+def shown(path: Path) -> str:
+    """``path`` as the student sees it, relative to the repository root."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def twin_digest(path: Path) -> str | None:
+    """The cells digest of a twin on disk, or None when it cannot be read as a notebook."""
+    try:
+        return cells_digest(jupytext.read(path))
+    except Exception:  # a broken file is the student's too: treat it as edited, never as ours
+        return None
+
+
+def recorded_digest(notebook_path: Path) -> str | None:
+    """The digest the generator recorded in the notebook when it last wrote it (None if none)."""
+    try:
+        nb = nbformat.read(notebook_path, as_version=4)
+    except Exception:
+        return None
+    return nb.metadata.get("lvm_course", {}).get("cells_sha256")
+
+
+def edited_twins(solution_path: Path, wanted=None) -> list[Path]:
+    """The exercise's twins that hold a student's edits (see the module docstring for the rule)."""
+    wanted = wanted if wanted is not None else make_exercise(solution_path)
+    notebook, markdown = twins(solution_path)
+    generated = {wanted.metadata["lvm_course"]["cells_sha256"], recorded_digest(notebook)} - {None}
+    return [p for p in (notebook, markdown) if p.exists() and twin_digest(p) not in generated]
+
+
+def is_up_to_date(solution_path: Path, wanted=None) -> bool:
+    """True when both twins hold the cells generated from ``solution_path`` (outputs ignored)
+    and the notebook records them."""
+    wanted = wanted if wanted is not None else make_exercise(solution_path)
+    notebook, markdown = twins(solution_path)
+    if not (notebook.exists() and markdown.exists()):
         return False
-    current = nbformat.read(target, as_version=4)
+    digest = wanted.metadata["lvm_course"]["cells_sha256"]
+    try:
+        recorded = nbformat.read(notebook, as_version=4).metadata.get("lvm_course")
+    except Exception:
+        return False
+    return (recorded == wanted.metadata["lvm_course"]
+            and twin_digest(notebook) == digest and twin_digest(markdown) == digest)
+
+
+def status(solution_path: Path) -> tuple[str, list[Path]]:
+    """``("up to date" | "STALE" | "EDITED", edited twins)`` for one exercise."""
     wanted = make_exercise(solution_path)
-    return (cells_digest(current) == cells_digest(wanted)
-            and all(c.get("outputs", []) == [] for c in current.cells)
-            and current.metadata.get("lvm_course") == wanted.metadata["lvm_course"])
+    if is_up_to_date(solution_path, wanted):
+        return "up to date", []
+    edited = edited_twins(solution_path, wanted)
+    return ("EDITED" if edited else "STALE"), edited
+
+
+def backup_path(path: Path, stamp: str) -> Path:
+    """A free name next to ``path``: ``NN_topic.backup-<stamp>.ipynb.bak`` (``-2``, … if taken)."""
+    for n in range(1, 1000):
+        tag = stamp if n == 1 else f"{stamp}-{n}"
+        candidate = path.with_name(f"{path.stem}.backup-{tag}{path.suffix}{BACKUP_ENDING}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(f"no free backup name for {path}")
+
+
+def back_up(path: Path, stamp: str) -> Path:
+    """Copy ``path`` to a timestamped backup next to it; return the backup's path."""
+    backup = backup_path(path, stamp)
+    shutil.copy2(path, backup)
+    return backup
+
+
+def write_twins(nb, solution_path: Path) -> None:
+    """Write the exercise notebook and its MyST Markdown twin."""
+    notebook, markdown = twins(solution_path)
+    EXERCISES.mkdir(exist_ok=True)
+    nbformat.write(nb, notebook)
+    jupytext.write(nb, markdown, fmt="md:myst")
+
+
+def kept_message(edited: list[Path], solution_changed: bool) -> str:
+    """Why an edited exercise was left alone, and how to proceed."""
+    names = " and ".join(shown(p) for p in edited)
+    if not solution_changed:
+        return f"kept {names}: it has your edits, and its solution has not changed (nothing to do)"
+    return (f"kept {names}: it has edits the generator did not make (yours?), and the exercise "
+            f"generated from its solution has changed. To take the new version, run "
+            f"`{FORCE_HINT}`: it first saves your version next to it as a {BACKUP_ENDING} file "
+            f"and tells you where.")
 
 
 def write_exercise(solution_path: Path, force: bool = False) -> str:
-    """Write the exercise (.ipynb and .md) unless a student edited it; return what happened."""
-    target = EXERCISES / solution_path.name
-    if target.exists() and student_edited(target) and not force:
-        return (f"skipped {target.relative_to(ROOT)}: it has edits that the generator did not "
-                f"make (yours?). Rename it to keep your work, or pass --force to overwrite.")
-    nb = make_exercise(solution_path)
-    EXERCISES.mkdir(exist_ok=True)
-    nbformat.write(nb, target)
-    jupytext.write(nb, target.with_suffix(".md"), fmt="md:myst")
-    return f"wrote {target.relative_to(ROOT)} and its .md twin"
+    """Bring one exercise up to date without losing a student's edit; return what happened."""
+    wanted = make_exercise(solution_path)
+    notebook = twins(solution_path)[0]
+    if is_up_to_date(solution_path, wanted):
+        return f"up to date: {shown(notebook)}"
+    edited = edited_twins(solution_path, wanted)
+    if edited and not force:
+        changed = recorded_digest(notebook) != wanted.metadata["lvm_course"]["cells_sha256"]
+        return kept_message(edited, changed)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    lines = [f"overwrote {shown(p)} (your version saved as {shown(back_up(p, stamp))})"
+             for p in edited]
+    write_twins(wanted, solution_path)
+    return "\n".join(lines + [f"wrote {shown(notebook)} and its .md twin"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report stale exercises")
-    parser.add_argument("--force", action="store_true", help="overwrite edited exercises too")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; report each exercise (exit 1 unless all up to date)")
+    parser.add_argument("--force", action="store_true",
+                        help="also regenerate edited exercises (each edited file is backed up first)")
     args = parser.parse_args(argv)
-    stale = 0
+    not_up_to_date = 0
     for solution in sorted(SOLUTIONS.glob("*.ipynb")):
         if args.check:
-            ok = is_up_to_date(solution)
-            stale += not ok
-            print(f"{'up to date' if ok else 'STALE'}: exercises/{solution.name}")
+            state, edited = status(solution)
+            not_up_to_date += state != "up to date"
+            names = ", ".join(shown(p) for p in edited) or shown(twins(solution)[0])
+            print(f"{state}: {names}")
         else:
             print(write_exercise(solution, force=args.force))
-    return 1 if stale else 0
+    return 1 if not_up_to_date else 0
 
 
 if __name__ == "__main__":
