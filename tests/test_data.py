@@ -12,12 +12,15 @@ needs_full_mnist = pytest.mark.skipif(not SHARED_RAW.exists(), reason="full MNIS
 
 
 def _no_download(monkeypatch):
-    """Make any download attempt fail as it does offline."""
-    from torchvision.datasets import MNIST
+    """Make any download attempt fail as it does offline (utils.data downloads each file through
+    torchvision's download_and_extract_archive)."""
+    from urllib.error import URLError
 
-    def offline(self):
-        raise RuntimeError("Error downloading: <urlopen error [Errno -2] Name or service not known>")
-    monkeypatch.setattr(MNIST, "download", offline)
+    from torchvision.datasets import utils as tv_utils
+
+    def offline(url, *args, **kwargs):
+        raise URLError(OSError(-2, "Name or service not known"))
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", offline)
 
 
 def test_data_dir_defaults_to_repository_data_folder(monkeypatch):
