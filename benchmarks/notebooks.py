@@ -110,9 +110,11 @@ class NotebookRun:
     note: str = ""
 
 
-def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> NotebookRun:
+def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600,
+                     save_to: Path | None = None) -> NotebookRun:
     """Run ``path`` top to bottom in a fresh kernel (its folder as working directory); time the
-    whole run, kernel start included, and the peak RSS of the kernel's process tree."""
+    whole run, kernel start included, and the peak RSS of the kernel's process tree. With
+    ``save_to``, the executed notebook is written there when every cell ran without error."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -130,20 +132,34 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600) -> No
         except Exception as err:  # timeouts, dead kernels: report, keep going
             error, lost = f"{type(err).__name__}: {err}"[:200], True
         seconds = time.perf_counter() - t0
+    if save_to is not None and error is None:
+        nbformat.write(nb, save_to)
     return NotebookRun(path.stem, seconds, mem.peak, error, lost)
 
 
+def save_outputs(path: Path, root: Path, log=print) -> None:
+    """Copy the executed lecture ``path`` (in the copy at ``root``) and the figures it saved back
+    into the working tree: the committed outputs then come from the very run that was timed."""
+    shutil.copy2(path, REPO_ROOT / "lectures" / path.name)
+    prefix = path.stem.split("_")[0] + "_"
+    figures = sorted((root / "images").glob(f"{prefix}*.png"))
+    for figure in figures:
+        shutil.copy2(figure, REPO_ROOT / "images" / figure.name)
+    log(f"    saved lectures/{path.name} and {len(figures)} figure(s) {prefix}*.png into the working tree")
+
+
 def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
-                 log=print) -> list[NotebookRun]:
+                 log=print, save: bool = False) -> list[NotebookRun]:
     """Every lectures/*.ipynb executed in a temporary copy of the repository, in order, writing
     their results to ``results_dir``. A lecture whose kernel was lost (killed from outside, timed
-    out) is executed once more; an error in a cell is reported as it is."""
+    out) is executed once more; an error in a cell is reported as it is. With ``save``, each
+    lecture that ran without error is copied back with its figures (:func:`save_outputs`)."""
     runs = []
     with repo_copy() as root:
         env = kernel_env(root, smoke, data_dir, results_dir)
         for path in sorted((root / "lectures").glob("*.ipynb")):
             log(f"  executing {path.name} ({'smoke' if smoke else 'full'} mode) ...")
-            run = execute_notebook(path, env)
+            run = execute_notebook(path, env, save_to=path if save else None)
             log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                 + (f", ERROR: {run.error}" if run.error else ""))
             if run.kernel_lost:
@@ -153,6 +169,8 @@ def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
                 run.note = f"run twice: the first kernel was lost after {first.seconds:.0f} s"
                 log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                     + (f", ERROR: {run.error}" if run.error else ""))
+            if save and run.error is None:
+                save_outputs(path, root, log)
             runs.append(run)
     return runs
 

@@ -177,6 +177,26 @@ def variance_ratios(r: dict) -> str:
             f"**{r['baseline_median']:,.0f}×** ({r['baseline_p10']:,.0f}×–{r['baseline_p90']:,.0f}×).")
 
 
+def tradeoffs(r: dict) -> str:
+    """Lecture 06's β sweep (rate, distortion, active units), warm-up and IWAE-training gain."""
+    rows = [[f"{b['beta']:g}", f"{b['distortion']:.2f}", f"{b['rate']:.2f}",
+             f"{b['negative_elbo']:.2f}", str(b["active_units"])] for b in r["beta"]]
+    w, iwae = r["warmup"], r["iwae"]
+    gains = iwae["gain_per_seed"]
+    mean = sum(gains) / len(gains)
+    sd = (sum((g - mean) ** 2 for g in gains) / max(len(gains) - 1, 1)) ** 0.5
+    return (markdown_table(["β (lecture 06)", "distortion D", "rate R", "test −ELBO", "active units"],
+                           rows, "lrrrr")
+            + f"\n\nRecorded by lecture 06 in this run: z_dim {r['z_dim']}, "
+              f"{plural(r['epochs'], 'epoch')} per model. KL warm-up: test −ELBO "
+              f"{w['negative_elbo']:.2f} with {w['active_units']} active units, against "
+              f"{w['negative_elbo_no_warmup']:.2f} with {w['active_units_no_warmup']} without. "
+              f"Training on the importance-weighted bound with K = {iwae['k_train']} instead of 1 "
+              f"lowered −log p(x) (IWAE, K = {iwae['k_eval']}, {iwae['n_eval']:,} test images) by "
+              f"**{mean:.2f} ± {sd:.2f} nats** (mean ± sd over seeds "
+              f"{', '.join(str(s) for s in iwae['seeds'])}).")
+
+
 def quality_section(results: dict[str, dict | None]) -> str:
     """The quality paragraphs from the lectures' records (keys: lecture names)."""
     parts = [
@@ -184,5 +204,6 @@ def quality_section(results: dict[str, dict | None]) -> str:
         "this run (each writes its numbers with `utils.runtime.record`).",
         from_lecture("**Lecture 04**", results.get("04_vae_pytorch"), quality_table),
         from_lecture("**Lecture 05**", results.get("05_vae_pyro"), pyro_quality),
-        from_lecture("**Lecture 03**", results.get("03_gradient_estimators"), variance_ratios)]
+        from_lecture("**Lecture 03**", results.get("03_gradient_estimators"), variance_ratios),
+        from_lecture("**Lecture 06**", results.get("06_elbo_tradeoffs"), tradeoffs)]
     return "\n\n".join(parts)

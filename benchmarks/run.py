@@ -35,7 +35,7 @@ DEFAULT_OUT = {"full": Path(__file__).resolve().parent / "results.md",
                "quick": Path(__file__).resolve().parent / "results-quick.md"}
 SECTIONS = ("threads", "floor", "pyro", "lectures", "tests")                # as measured
 REPORT_ORDER = ("lectures", "threads", "floor", "pyro", "quality", "tests")  # as reported
-RECORDING_LECTURES = ("04_vae_pytorch", "05_vae_pyro", "03_gradient_estimators")
+RECORDING_LECTURES = ("04_vae_pytorch", "05_vae_pyro", "03_gradient_estimators", "06_elbo_tradeoffs")
 PYRO_TARGET = 1.4        # an SVI step at most 1.4x the hand-written step
 SETTINGS = {
     # interleaved rounds x steps per round for each timing; tests: pytest arguments (None = not run)
@@ -208,8 +208,14 @@ def main(argv: list[str] | None = None) -> int:
                              "or benchmarks/results-quick.md with --quick)")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out: "
                         + ",".join(SECTIONS))
+    parser.add_argument("--save-outputs", action="store_true",
+                        help="full mode: copy each lecture executed without error, and its figures, "
+                             "back into lectures/ and images/ (the committed outputs then come from "
+                             "the timed run)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
+    if args.save_outputs and args.quick:
+        parser.error("--save-outputs needs a full run: smoke-mode outputs are never committed")
     out = args.out or DEFAULT_OUT[mode]
     cfg = SETTINGS[mode]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -251,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         log("lectures ...")
         with tempfile.TemporaryDirectory(prefix="lvm-results-") as results_dir:
             runs = notebooks.run_lectures(smoke=(mode == "quick"), data_dir=data_dir(),
-                                          results_dir=Path(results_dir), log=log)
+                                          results_dir=Path(results_dir), log=log,
+                                          save=args.save_outputs)
             results = {n: read_lecture_results(Path(results_dir), n) for n in RECORDING_LECTURES}
         sections["lectures"] = section_lectures(runs, mode)
         sections["quality"] = quality_section(results)

@@ -25,6 +25,15 @@ LECTURE04 = {"epochs": 25, "batch_size": 128, "max_lr": 0.003, "k": 100,
 LECTURE03 = {"z_dim": 2, "draws": 400, "counted_parameters": 71752, "total_parameters": 267780,
              "reinforce_median": 18670.2, "reinforce_p10": 4571.0, "reinforce_p90": 55394.0,
              "baseline_median": 3080.4, "baseline_p10": 324.0, "baseline_p90": 16135.0}
+LECTURE06 = {"epochs": 2, "z_dim": 20,
+             "beta": [{"beta": 0.1, "distortion": 70.5, "rate": 40.25, "negative_elbo": 110.75,
+                       "active_units": 20},
+                      {"beta": 10.0, "distortion": 180.0, "rate": 5.5, "negative_elbo": 185.5,
+                       "active_units": 3}],
+             "warmup": {"negative_elbo": 101.0, "active_units": 12, "negative_elbo_no_warmup": 100.5,
+                        "active_units_no_warmup": 11},
+             "iwae": {"k_train": 5, "k_eval": 1000, "n_eval": 500, "seeds": [0, 1, 2],
+                      "gain_per_seed": [0.5, 0.75, 1.0]}}
 LECTURE05 = {"epochs": 10, "test_negative_elbo_pyro": 139.91, "test_negative_elbo_hand": 140.02,
              "standard_error_pyro": 0.41, "standard_error_hand": 0.40}
 
@@ -107,7 +116,7 @@ def test_a_lecture_that_recorded_nothing_reads_as_none(tmp_path):
 
 def test_quality_says_not_recorded_for_each_missing_lecture():
     text = quality_section({"04_vae_pytorch": None})
-    assert text.count(NOT_RECORDED) == 3
+    assert text.count(NOT_RECORDED) == 4
 
 
 def test_quality_table_shows_lecture04_numbers_and_settings():
@@ -125,6 +134,13 @@ def test_quality_shows_lecture03_variance_ratios():
     text = quality_section({"03_gradient_estimators": LECTURE03})
     assert "median **18,670×**" in text and "median **3,080×**" in text
     assert "71,752 of 267,780 parameters" in text
+
+
+def test_quality_shows_lecture06_beta_table_warmup_and_iwae_gain_with_spread():
+    text = quality_section({"06_elbo_tradeoffs": LECTURE06})
+    assert "| 0.1 | 70.50 | 40.25 | 110.75 | 20 |" in text and "| 10 | 180.00 | 5.50 | 185.50 | 3 |" in text
+    assert "101.00 with 12 active units, against 100.50 with 11" in text
+    assert "**0.75 ± 0.25 nats**" in text and "seeds 0, 1, 2" in text
 
 
 def test_a_record_missing_a_key_is_reported_not_raised():
@@ -229,3 +245,23 @@ def test_report_puts_lectures_first_whatever_the_measuring_order():
 def test_one_epoch_is_singular_in_the_quality_text():
     text = quality_section({"04_vae_pytorch": dict(LECTURE04, epochs=1)})
     assert "1 epoch, batch 128" in text
+
+
+def test_save_outputs_copies_the_executed_lecture_and_only_its_figures(tmp_path, monkeypatch):
+    copy, tree = tmp_path / "copy", tmp_path / "tree"
+    for root in (copy, tree):
+        (root / "lectures").mkdir(parents=True)
+        (root / "images").mkdir()
+    (copy / "lectures" / "06_topic.ipynb").write_text("executed", encoding="utf-8")
+    (copy / "images" / "06_plane.png").write_bytes(b"new figure")
+    (copy / "images" / "05_other.png").write_bytes(b"another lecture's figure")
+    monkeypatch.setattr(notebooks, "REPO_ROOT", tree)
+    notebooks.save_outputs(copy / "lectures" / "06_topic.ipynb", copy, log=lambda _: None)
+    assert (tree / "lectures" / "06_topic.ipynb").read_text(encoding="utf-8") == "executed"
+    assert (tree / "images" / "06_plane.png").read_bytes() == b"new figure"
+    assert not (tree / "images" / "05_other.png").exists()
+
+
+def test_save_outputs_is_refused_in_quick_mode():
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--save-outputs"])

@@ -1,0 +1,142 @@
+"""utils.tradeoffs, unit 06's reusable copy: rate and distortion, the β-weighted loss, KL warm-up,
+the importance-weighted training loss and active units."""
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from utils.tradeoffs import (KLWarmup, active_units, beta_negative_elbo, iwae_negative_bound,
+                             posterior_means, rate_distortion)
+from utils.vae import VAE, log_likelihood, negative_elbo
+
+N, Z_DIM = 16, 3
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    return VAE(z_dim=Z_DIM, hidden_dim=32)
+
+
+@pytest.fixture(scope="module")
+def x():
+    return torch.bernoulli(torch.rand(N, 784, generator=torch.Generator().manual_seed(1)))
+
+
+def test_distortion_plus_rate_is_the_negative_elbo_with_the_same_noise(vae, x):
+    eps = torch.randn(N, Z_DIM)
+    distortion, rate = rate_distortion(vae, x, eps)
+    assert distortion.shape == rate.shape == (N,)
+    torch.testing.assert_close(distortion + rate, negative_elbo(vae, x, eps))
+
+
+def test_rate_is_the_closed_form_kl_to_the_standard_normal(vae, x):
+    _, rate = rate_distortion(vae, x, torch.zeros(N, Z_DIM))
+    z_loc, z_scale = vae.encoder(x)
+    torch.testing.assert_close(rate, kl_divergence(Normal(z_loc, z_scale), Normal(0.0, 1.0)).sum(-1))
+
+
+def test_distortion_and_rate_are_non_negative(vae, x):
+    distortion, rate = rate_distortion(vae, x)
+    assert bool((distortion >= 0).all()) and bool((rate >= 0).all())
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 3.5])
+def test_beta_loss_is_distortion_plus_beta_times_rate(vae, x, beta):
+    eps = torch.randn(N, Z_DIM)
+    distortion, rate = rate_distortion(vae, x, eps)
+    torch.testing.assert_close(beta_negative_elbo(vae, x, beta, eps), distortion + beta * rate)
+
+
+def test_beta_one_is_the_negative_elbo(vae, x):
+    eps = torch.randn(N, Z_DIM)
+    torch.testing.assert_close(beta_negative_elbo(vae, x, 1.0, eps), negative_elbo(vae, x, eps))
+
+
+def test_warmup_beta_rises_linearly_to_one_then_stays(vae, x):
+    warmup = KLWarmup(4)
+    betas = []
+    for _ in range(7):
+        betas.append(warmup.beta)
+        warmup(vae, x)
+    assert betas == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_warmup_loss_is_the_beta_loss_at_the_current_beta(vae, x):
+    warmup = KLWarmup(2)
+    warmup(vae, x)                                   # β was 0; now 0.5
+    torch.manual_seed(3)
+    loss = warmup(vae, x)
+    torch.manual_seed(3)
+    torch.testing.assert_close(loss, beta_negative_elbo(vae, x, 0.5))
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
+def test_warmup_rejects_a_step_count_that_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match="warmup_steps"):
+        KLWarmup(bad)
+
+
+def test_iwae_bound_with_one_sample_is_the_sampled_log_weight(vae, x):
+    eps = torch.randn(1, N, Z_DIM)
+    z_loc, z_scale = vae.encoder(x)
+    z = z_loc + z_scale * eps[0]
+    log_w = (log_likelihood(vae, x, z) + Normal(0.0, 1.0).log_prob(z).sum(-1)
+             - Normal(z_loc, z_scale).log_prob(z).sum(-1))
+    torch.testing.assert_close(iwae_negative_bound(vae, x, 1, eps), -log_w)
+
+
+def test_iwae_bound_of_k_identical_samples_equals_one_sample(vae, x):
+    """log (1/K) Σ w over K equal weights is log w: the −log K term is what makes this hold."""
+    eps = torch.randn(1, N, Z_DIM)
+    torch.testing.assert_close(iwae_negative_bound(vae, x, 5, eps.expand(5, N, Z_DIM)),
+                               iwae_negative_bound(vae, x, 1, eps))
+
+
+def test_iwae_bound_is_per_image(vae, x):
+    assert iwae_negative_bound(vae, x, 3).shape == (N,)
+
+
+def test_iwae_bound_tightens_with_k_on_average(vae, x):
+    torch.manual_seed(0)
+    with torch.no_grad():
+        means = [torch.stack([iwae_negative_bound(vae, x, k).mean() for _ in range(200)]).mean()
+                 for k in (1, 10)]
+    assert means[1] < means[0]
+
+
+def test_iwae_bound_gradients_reach_the_encoder(vae, x):
+    vae.zero_grad()
+    iwae_negative_bound(vae, x, 3).mean().backward()
+    assert vae.encoder.loc.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("bad", [0, True, 2.0])
+def test_iwae_bound_rejects_a_sample_count_that_is_not_a_positive_int(vae, x, bad):
+    with pytest.raises(ValueError, match="k must be"):
+        iwae_negative_bound(vae, x, bad)
+
+
+def test_active_units_counts_dimensions_whose_mean_varies_over_images():
+    z_loc = torch.stack([torch.linspace(-1, 1, 100),        # variance 0.34: active
+                         torch.full((100,), 0.7),            # constant: inactive
+                         0.05 * torch.linspace(-1, 1, 100)], 1)  # variance 0.00085: inactive
+    count, variance = active_units(z_loc)
+    assert count == 1
+    torch.testing.assert_close(variance, z_loc.var(0, unbiased=False))
+
+
+def test_active_units_threshold_is_strict():
+    z_loc = torch.tensor([[-0.5], [0.5]])                    # variance exactly 0.25
+    assert active_units(z_loc, threshold=0.25)[0] == 0
+    assert active_units(z_loc, threshold=0.2499)[0] == 1
+
+
+def test_active_units_rejects_a_single_image_or_a_vector():
+    for bad in (torch.zeros(1, 4), torch.zeros(10)):
+        with pytest.raises(ValueError, match="z_loc must be"):
+            active_units(bad)
+
+
+def test_posterior_means_are_the_encoder_locations_in_any_batch_size(vae, x):
+    torch.testing.assert_close(posterior_means(vae, x, batch_size=5), vae.encoder(x)[0].detach())
+    assert posterior_means(vae, x).shape == (N, Z_DIM)
