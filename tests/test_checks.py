@@ -1,8 +1,20 @@
-"""utils.checks: one line per check, no traceback wall, strict mode raises."""
+"""utils.checks: one line per check, no traceback wall, strict mode raises; every check of units
+01-05 stays one line per check whatever the student's function returns."""
+import functools
+import inspect
+
+import numpy as np
 import pytest
 import torch
 
-from utils.checks import SelfCheck, SelfCheckFailed, STRICT_ENV
+import test_unit01_checks as t01   # the reference solutions (tests/ is on sys.path under pytest)
+import test_unit02_checks as t02
+import test_unit03_checks as t03
+import test_unit04_checks as t04
+from utils.checks import (STRICT_ENV, SelfCheck, SelfCheckFailed, unit01, unit02, unit03, unit04,
+                          unit05)
+from utils.pyro_vae import PyroVAE
+from utils.vae import Decoder, Encoder
 
 
 @pytest.fixture
@@ -79,7 +91,219 @@ def test_strict_mode_is_quiet_when_everything_passes(monkeypatch):
     assert sc.passed == 1 and sc.failed == 0
 
 
-def test_a_bug_inside_a_check_is_not_swallowed(lenient):
+def test_a_bug_inside_a_check_surfaces_in_strict_mode(monkeypatch):
+    monkeypatch.setenv(STRICT_ENV, "1")
     with pytest.raises(ZeroDivisionError):
         with SelfCheck("demo"):
             1 / 0
+
+
+def test_a_bug_inside_a_check_is_one_cross_line_for_a_student(lenient, capsys):
+    with SelfCheck("demo"):
+        1 / 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("\u2717 demo: the check could not finish: "
+                                               "ZeroDivisionError") and "Hint: " in out[0]
+
+
+def test_a_multi_line_error_of_student_code_is_reported_on_one_line(lenient, capsys):
+    def student():
+        raise ValueError("Shape mismatch inside plate('data')\n  Trace Shapes:\n   x 8 784")
+
+    with SelfCheck("demo") as sc:
+        sc.call(student)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "Shape mismatch inside plate('data') \u2026" in out[0]
+    assert "Hint: " in out[0]
+
+
+def test_a_quiet_call_prints_nothing_when_it_runs(lenient, capsys):
+    with SelfCheck("demo") as sc:
+        assert sc.call(lambda: 3, quiet=True) == 3
+    assert capsys.readouterr().out == ""
+
+
+def test_a_guard_prints_nothing_when_it_holds_and_one_cross_when_not(lenient, capsys):
+    with SelfCheck("demo") as sc:
+        sc.require("a guard", True, "never shown")
+        sc.shape("z", torch.zeros(2), (2,), quiet=True)
+        sc.require("another guard", False, "it failed", "do this")
+        sc.true("never reached", True, "")
+    assert capsys.readouterr().out.strip() == "\u2717 demo: another guard: it failed. Hint: do this"
+
+
+@pytest.mark.parametrize("method, args", [
+    ("true", ("a", True, "")),
+    ("shape", ("z", None, (1,))),
+    ("close", ("v", torch.zeros(1), torch.zeros(1))),
+    ("call", (print,)),
+    ("require", ("a", True, "")),
+])
+def test_using_a_self_check_outside_its_with_block_is_a_clear_error(lenient, method, args):
+    sc = SelfCheck("demo")
+    with pytest.raises(RuntimeError, match=r"outside its `with` block.*with SelfCheck\('demo'\)"):
+        getattr(sc, method)(*args)
+
+
+def test_a_self_check_cannot_report_after_its_with_block_ended(lenient):
+    with SelfCheck("demo") as sc:
+        sc.true("a", True, "")
+    with pytest.raises(RuntimeError, match="outside its `with` block"):
+        sc.true("b", True, "")
+
+
+def test_empty_tensors_never_pass_as_close(lenient, capsys):
+    with SelfCheck("demo") as sc:
+        assert not sc.close("value", torch.zeros(0), torch.zeros(0))
+    assert "empty" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("actual", [None, "1.0", [torch.zeros(2), torch.zeros(3)]])
+def test_close_reports_a_value_that_is_not_a_tensor(lenient, capsys, actual):
+    with SelfCheck("demo") as sc:
+        assert not sc.close("value", actual, torch.zeros(2))
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("\u2717 demo: value: expected a tensor, got ")
+
+
+def test_close_compares_a_numpy_result_by_value(lenient, capsys):
+    with SelfCheck("demo") as sc:
+        assert sc.close("value", np.array([1.0, 2.0]), torch.tensor([1.0, 2.0]))
+
+
+def test_a_self_check_needs_a_name():
+    with pytest.raises(TypeError, match="SelfCheck needs a name"):
+        SelfCheck(None)
+
+
+# ---- every check of units 01-05 against the wrong things a student's function may return -------
+def _each_tensor(out, convert):
+    """``out`` with ``convert`` applied to every tensor (or number) in it, tuples included."""
+    if isinstance(out, tuple):
+        return tuple(_each_tensor(o, convert) for o in out)
+    return convert(out)
+
+
+def _numpy(t):
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def _int64(t):
+    return t.long() if isinstance(t, torch.Tensor) else int(t)
+
+
+def _other_float(t):
+    if not isinstance(t, torch.Tensor):
+        return t
+    return t.double() if t.dtype == torch.float32 else t.float()
+
+
+def _raise(out):
+    raise RuntimeError("a bug in the student's code")
+
+
+BAD_RETURNS = {
+    "None": lambda out: None,
+    "a tuple of the wrong length": lambda out: out[:-1] if isinstance(out, tuple) else (out, out),
+    "NumPy instead of torch": lambda out: _each_tensor(out, _numpy),
+    "int64": lambda out: _each_tensor(out, _int64),
+    "float64 for float32 and back": lambda out: _each_tensor(out, _other_float),
+    "an exception": _raise,
+}
+ALWAYS_WRONG = {"None", "a tuple of the wrong length", "NumPy instead of torch", "an exception"}
+
+
+def spoil(fn, bad):
+    """The student's ``fn``: the reference, with its return value passed through ``bad``."""
+    @functools.wraps(fn)
+    def student(*args, **kwargs):
+        return bad(fn(*args, **kwargs))
+    return student
+
+
+def spoil_module(cls, bad):
+    """A module class whose forward passes the reference's output through ``bad``."""
+    class Student(cls):
+        def forward(self, *args):
+            return bad(super().forward(*args))
+    return Student
+
+
+def _pyro_student(bad):
+    torch.manual_seed(0)
+    return PyroVAE(spoil_module(Encoder, bad)(2), spoil_module(Decoder, bad)(2), 2)
+
+
+BINARY = torch.bernoulli(torch.full((32, 784), 0.3), generator=torch.Generator().manual_seed(0))
+GREY = torch.rand(512, 784, generator=torch.Generator().manual_seed(0))
+
+CHECKS = {
+    "unit01.check_pca": lambda bad: unit01.check_pca(spoil(t01.pca, bad)),
+    "unit01.check_ppca_mle": lambda bad: unit01.check_ppca_mle(spoil(t01.ppca_mle, bad)),
+    "unit01.check_ppca_posterior": lambda bad: unit01.check_ppca_posterior(
+        spoil(t01.ppca_posterior, bad)),
+    "unit02.check_modules": lambda bad: unit02.check_modules(spoil_module(t02.Encoder, bad),
+                                                             spoil_module(t02.Decoder, bad)),
+    "unit02.check_reconstruction_loss": lambda bad: unit02.check_reconstruction_loss(
+        spoil(t02.reconstruction_loss, bad)),
+    "unit02.check_train_step": lambda bad: unit02.check_train_step(spoil(t02.train_step, bad),
+                                                                   t02.Encoder, t02.Decoder),
+    "unit02.check_corrupt": lambda bad: unit02.check_corrupt(spoil(t02.corrupt, bad)),
+    "unit02.check_denoising_step": lambda bad: unit02.check_denoising_step(
+        spoil(t02.denoising_step, bad), t02.Encoder, t02.Decoder),
+    "unit03.check_reinforce": lambda bad: unit03.check_reinforce(spoil(t03.reinforce, bad)),
+    "unit03.check_pathwise": lambda bad: unit03.check_pathwise(spoil(t03.pathwise, bad)),
+    "unit03.check_loo_baseline": lambda bad: unit03.check_loo_baseline(spoil(t03.loo, bad)),
+    "unit03.check_variance_order": lambda bad: unit03.check_variance_order(
+        spoil(t03.reinforce, bad), spoil(t03.pathwise, bad), spoil(t03.loo, bad)),
+    "unit03.check_reinforce_surrogate": lambda bad: unit03.check_reinforce_surrogate(
+        spoil(t03.surrogate, bad), BINARY),
+    "unit04.check_reparameterize": lambda bad: unit04.check_reparameterize(
+        spoil(t04.reparameterize, bad)),
+    "unit04.check_gaussian_kl": lambda bad: unit04.check_gaussian_kl(spoil(t04.gaussian_kl, bad)),
+    "unit04.check_negative_elbo": lambda bad: unit04.check_negative_elbo(
+        spoil(t04.negative_elbo, bad)),
+    "unit04.check_training_lowers_loss": lambda bad: unit04.check_training_lowers_loss(
+        spoil(t04.negative_elbo, bad), GREY),
+    "unit05.check_model": lambda bad: unit05.check_model(_pyro_student(bad), BINARY[:8]),
+    "unit05.check_guide": lambda bad: unit05.check_guide(_pyro_student(bad), BINARY[:8]),
+    "unit05.check_elbo": lambda bad: unit05.check_elbo(_pyro_student(bad), BINARY[:8]),
+}
+
+
+def test_the_table_covers_every_public_check_function():
+    public = {f"{module.__name__.rsplit('.', 1)[1]}.{name}"
+              for module in (unit01, unit02, unit03, unit04, unit05)
+              for name, fn in vars(module).items()
+              if name.startswith("check_") and inspect.isfunction(fn)}
+    assert public == set(CHECKS)
+
+
+@pytest.fixture
+def groups(monkeypatch):
+    """Every SelfCheck opened during the test, to count its failures."""
+    opened = []
+    original = SelfCheck.__init__
+
+    def init(self, name):
+        original(self, name)
+        opened.append(self)
+
+    monkeypatch.setattr(SelfCheck, "__init__", init)
+    return opened
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("bad", BAD_RETURNS)
+@pytest.mark.parametrize("check", CHECKS)
+def test_a_check_given_a_wrong_return_prints_cross_lines_with_hints_and_never_raises(
+        check, bad, lenient, groups, capsys):
+    CHECKS[check](BAD_RETURNS[bad])                          # no exception escapes
+    lines = capsys.readouterr().out.splitlines()
+    crosses = [line for line in lines if line.startswith("\u2717")]
+    assert all(line and line[0] in "\u2713\u2717" for line in lines), lines  # one line a check
+    assert len(crosses) == sum(sc.failed for sc in groups)             # ✗ lines = failed checks
+    assert all("Hint: " in line for line in crosses), crosses
+    assert not any("could not finish" in line for line in crosses), crosses  # no safety net
+    if bad in ALWAYS_WRONG:
+        assert len(crosses) == 1, crosses                              # one mistake, one ✗

@@ -170,5 +170,5 @@ def test_binarize_draws_bernoulli_pixels_with_the_intensity_as_probability():
 def test_binarize_rejects_raw_byte_intensities():
     with pytest.raises(TypeError, match="float"):
         data.binarize(torch.zeros(3, dtype=torch.uint8))
-    with pytest.raises(ValueError, match="divide by 255"):
+    with pytest.raises(ValueError, match="divide 0..255 bytes by 255"):
         data.binarize(torch.tensor([0.0, 255.0]))

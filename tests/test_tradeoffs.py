@@ -140,3 +140,10 @@ def test_active_units_rejects_a_single_image_or_a_vector():
 def test_posterior_means_are_the_encoder_locations_in_any_batch_size(vae, x):
     torch.testing.assert_close(posterior_means(vae, x, batch_size=5), vae.encoder(x)[0].detach())
     assert posterior_means(vae, x).shape == (N, Z_DIM)
+
+
+def test_noise_of_the_wrong_shape_is_refused_naming_eps(vae, x):
+    with pytest.raises(ValueError, match=r"eps must have shape \(16, 3\)"):
+        rate_distortion(vae, x, torch.zeros(4, Z_DIM))
+    with pytest.raises(ValueError, match=r"eps must have shape \(3, 16, 3\)"):
+        iwae_negative_bound(vae, x, 3, torch.zeros(5, N, Z_DIM))

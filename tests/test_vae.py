@@ -276,6 +276,26 @@ def test_fit_warns_when_the_loss_diverges(x):
         fit(lambda xb: float("nan"), x, epochs=1, batch_size=64)
 
 
+def test_fit_stops_at_the_first_step_whose_loss_is_not_finite(x):
+    losses = iter([1.0, float("inf"), 1.0, 1.0])
+    steps = []
+    with pytest.warns(RuntimeWarning, match=r"became inf at step 2 of epoch 1.*stopped"):
+        history = fit(lambda xb: steps.append(1) or next(losses), x, epochs=3, batch_size=64,
+                      validate=lambda: 1.0)
+    assert len(steps) == 2 and history["train"] == [math.inf] and math.isnan(history["validation"][0])
+
+
+def test_fit_stops_when_the_validation_loss_is_not_finite(x):
+    with pytest.warns(RuntimeWarning, match="validation loss is nan after epoch 1"):
+        history = fit(lambda xb: 1.0, x, epochs=3, batch_size=64, validate=lambda: math.nan)
+    assert len(history["train"]) == 1
+
+
+def test_fit_refuses_a_step_that_returns_no_number(x):
+    with pytest.raises(TypeError, match=r"return loss.item\(\)"):
+        fit(lambda xb: None, x, epochs=1, batch_size=64)
+
+
 def test_fit_without_desc_shows_no_progress_bar(capsys):
     fit(lambda xb: 0.0, indexed_images(10), epochs=2, batch_size=5, desc=None)
     assert capsys.readouterr().err == ""
@@ -325,6 +345,51 @@ def test_train_vae_validates_with_evaluate_after_each_epoch(vae, x, monkeypatch)
                         loss_fn=lambda model, xb: negative_elbo(model, xb))
     assert history["validation"] == [1.5, 1.5]
     assert all(v is not None and torch.equal(v, x[:10]) for v in scored)
+
+
+def test_train_vae_stops_with_a_warning_when_the_loss_becomes_nan(vae, x):
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        history = train_vae(vae, x, x[:32], epochs=3, batch_size=64, desc=None,
+                            loss_fn=lambda model, xb: negative_elbo(model, xb) * math.nan)
+    assert len(history["train"]) == 1 and math.isnan(history["train"][0])
+
+
+def test_train_vae_warns_when_its_last_step_leaves_nan_weights(vae, x):
+    def nan_gradient(model, xb):          # finite value, NaN gradient: 0 · ∂sqrt(0) = 0 · inf
+        bias = model.decoder.net[0].bias
+        return negative_elbo(model, xb) + 0 * (bias - bias.detach()).sqrt().sum()
+
+    with pytest.warns(RuntimeWarning, match="parameters are NaN or infinite after the last step"):
+        history = train_vae(vae, x, epochs=1, batch_size=len(x), desc=None, loss_fn=nan_gradient)
+    assert math.isfinite(history["train"][0])
+
+
+def test_train_vae_refuses_a_loss_that_is_not_one_value_per_image(vae, x):
+    with pytest.raises(ValueError, match=r"one loss per image, a tensor of shape \(128,\)"):
+        train_vae(vae, x, epochs=1, desc=None, loss_fn=lambda model, xb: negative_elbo(model, xb).sum())
+
+
+def test_train_vae_refuses_bad_arguments_before_any_step(vae, x):
+    before = [p.clone() for p in vae.parameters()]
+    with pytest.raises(ValueError, match="epochs"):
+        train_vae(vae, x, epochs=0)
+    assert all(torch.equal(p, q) for p, q in zip(vae.parameters(), before))
+
+
+def test_evaluate_leaves_the_mode_as_it_was_when_it_fails(vae, x, monkeypatch):
+    vae.eval()
+    monkeypatch.setattr(vae.decoder, "forward", lambda z: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        evaluate(vae, x)
+    assert not vae.training
+
+
+def test_negative_elbo_reads_the_range_of_the_first_image_only(vae, x):
+    """Each training step calls it: it checks shapes and dtypes, and one image's range."""
+    bytes_first = x.clone()
+    bytes_first[0] *= 255
+    with pytest.raises(ValueError, match="first image"):
+        negative_elbo(vae, bytes_first)
 
 
 def test_train_vae_rejects_a_grey_level_validation_set(vae, x, grey):

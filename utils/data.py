@@ -24,6 +24,8 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
+from ._validate import count, float_tensor, unit_interval
+
 DATA_DIR_ENV = "LVM_DATA_DIR"
 DOWNLOAD_TIMEOUT_ENV = "LVM_DOWNLOAD_TIMEOUT"
 DEFAULT_DOWNLOAD_TIMEOUT = 20.0  # seconds a download may wait for the server before giving up
@@ -58,6 +60,11 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+
+
+# What the last load_mnist() call in this process loaded ("full MNIST", or the sample, or a subset):
+# save_figure writes committed figures only after a load of full MNIST.
+last_loaded_source: str | None = None
 
 
 class MNISTFallbackWarning(UserWarning):
@@ -452,8 +459,8 @@ def load_mnist(subset: int | None = None, root: str | Path | None = None,
     what was missing or unreadable and why, and what to do. ``subset`` keeps at most that many
     images per split (smoke mode uses it).
     """
-    if subset is not None and (not isinstance(subset, int) or subset < 1):
-        raise ValueError(f"subset must be a positive int or None, got {subset!r}")
+    global last_loaded_source
+    subset = None if subset is None else count(subset, "subset")
     origin = _origin(root)
     root = Path(root).expanduser() if root is not None else data_dir()
     try:
@@ -465,6 +472,7 @@ def load_mnist(subset: int | None = None, root: str | Path | None = None,
     if subset is not None:
         parts = [t[:subset] for t in parts]
         source += f", subset of at most {subset:,} per split"
+    last_loaded_source = source
     return MNISTData(*parts, source=source)
 
 
@@ -474,8 +482,7 @@ def minibatches(*tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
     """Yield aligned minibatches of in-memory tensors (no DataLoader, no per-sample work)."""
     if not tensors:
         raise ValueError("minibatches needs at least one tensor")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = count(batch_size, "batch_size")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"tensors must have the same length, got {[len(t) for t in tensors]}")
@@ -489,11 +496,8 @@ def minibatches(*tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
 
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Dynamic binarization: each pixel becomes 1 with probability equal to its intensity."""
-    if not torch.is_floating_point(x):
-        raise TypeError(f"binarize expects float intensities in [0, 1], got dtype {x.dtype}")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"binarize expects intensities in [0, 1], got range "
-                         f"[{x.min().item():.3g}, {x.max().item():.3g}]: divide by 255?")
+    float_tensor(x, "x")
+    unit_interval(x, "x")
     return torch.bernoulli(x, generator=generator)
 
 

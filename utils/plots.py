@@ -1,7 +1,7 @@
 """Figures for the course: image grids, latent scatters, manifolds, curves, live figures, progress."""
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -9,10 +9,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .runtime import is_smoke_test
+from . import _validate as check
+from . import data
+from .runtime import is_smoke_test, run_number
 
 IMAGE_SIDE = 28
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+FULL_MNIST = "full MNIST"                  # utils.data's name for the full data set
+DATA_SOURCE_HOOK = "last_loaded_source"    # utils.data's record of what load_mnist last loaded
+_told_in_run: int | None = None            # the notebook run in which save_figure said why it wrote nothing
 
 
 def progress(iterable=None, **kwargs):
@@ -21,18 +26,65 @@ def progress(iterable=None, **kwargs):
 
 
 def save_figure(fig, name: str) -> Path:
-    """Save ``fig`` as images/<name> (a .png or .svg file, byte-stable across runs).
+    """Save ``fig`` as images/<name> (a .png or .svg file, byte-stable across runs); return the path.
 
-    In smoke mode nothing is written: the committed figures come from full runs.
+    ``name`` is a plain file name: save_figure never writes outside images/. The committed figures
+    come only from a deliberate full run on full MNIST, so in smoke mode, or when the MNIST loaded
+    in this process was not the full set (the fallback sample, a subset), nothing is written, and
+    the first such call in each run of the notebook prints one line saying why.
     """
-    path = IMAGES_DIR / name
-    if path.suffix not in (".png", ".svg"):
-        raise ValueError(f"figure name must end in .png or .svg, got {name!r}")
-    if is_smoke_test():
+    path = _figure_path(name)
+    if not callable(getattr(fig, "savefig", None)):
+        raise check.ArgumentTypeError(f"fig must be a matplotlib figure (e.g. from plt.subplots() or "
+                                      f"ax.figure), got {check.describe(fig)}")
+    reason = _reason_not_to_save()
+    if reason is not None:
+        _say_once_why_not_saved(reason)
         return path
     metadata = {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
     fig.savefig(path, bbox_inches="tight", dpi=150, metadata=metadata)
     return path
+
+
+def _figure_path(name: str) -> Path:
+    """images/<name> for a plain .png or .svg file name; anything that could leave images/ raises."""
+    if not isinstance(name, str):
+        raise check.ArgumentTypeError(f"figure name must be a str such as '04_manifold.png', got "
+                                      f"{check.describe(name)}")
+    posix, windows = PurePosixPath(name.replace("\\", "/")), PureWindowsPath(name)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive:
+        raise ValueError(f"figure name must be a file name inside images/, got the absolute path "
+                         f"{name!r}: give a plain name such as '04_manifold.png'")
+    if ".." in posix.parts:
+        raise ValueError(f"figure name {name!r} leads out of images/ ('..'): give a plain name such "
+                         "as '04_manifold.png'")
+    if len(posix.parts) > 1:
+        raise ValueError(f"figure name {name!r} has a folder part, but figures live directly in "
+                         "images/: give a plain name such as '04_manifold.png'")
+    if posix.suffix not in (".png", ".svg"):
+        raise ValueError(f"figure name must end in .png or .svg, got {name!r}")
+    return IMAGES_DIR / name
+
+
+def _reason_not_to_save() -> str | None:
+    """Why this process must not write committed figures (smoke mode, not full MNIST), or None."""
+    if is_smoke_test():
+        return "smoke mode is on (CI is set)"
+    source = getattr(data, DATA_SOURCE_HOOK, None)
+    if source is not None and source != FULL_MNIST:
+        return f"this run loaded {source}, not {FULL_MNIST}"
+    return None
+
+
+def _say_once_why_not_saved(reason: str) -> None:
+    """Print, once per run of the notebook (utils.runtime.setup starts a run), one line saying why
+    figures are not written and how to write them: a re-run in the same kernel shows it again."""
+    global _told_in_run
+    if _told_in_run == run_number():
+        return
+    _told_in_run = run_number()
+    print(f"save_figure: {reason}, so no figure is written to images/ in this run; to write them, "
+          f"run in full mode (CI unset) on {FULL_MNIST}, e.g. make execute NB=<notebook>.ipynb")
 
 
 def _to_numpy(a) -> np.ndarray:
@@ -60,9 +112,10 @@ def as_images(x) -> np.ndarray:
 def image_grid(x, nrow: int = 10, ax=None, title: str | None = None, cmap: str = "gray_r"):
     """Tile images into one picture, ``nrow`` per row; return the axes."""
     imgs = as_images(x)
-    if not isinstance(nrow, int) or nrow < 1:
-        raise ValueError(f"nrow must be a positive int, got {nrow!r}")
+    nrow = check.count(nrow, "nrow")
     n = len(imgs)
+    if n == 0:
+        raise ValueError("x holds no images (shape (0, 784)): pass at least one image to draw")
     rows = -(-n // nrow)
     canvas = np.full((rows * (IMAGE_SIDE + 2), nrow * (IMAGE_SIDE + 2)), np.nan)
     for i, img in enumerate(imgs):
@@ -80,6 +133,7 @@ def image_grid(x, nrow: int = 10, ax=None, title: str | None = None, cmap: str =
 
 def reconstruction_rows(x, x_hat, n: int = 10, title: str | None = None, ax=None):
     """Originals (top row) above their reconstructions (bottom row)."""
+    n = check.count(n, "n")
     a, b = as_images(x)[:n], as_images(x_hat)[:n]
     if a.shape != b.shape:
         raise ValueError(f"originals and reconstructions differ in shape: {a.shape} vs {b.shape}")
@@ -101,6 +155,8 @@ def latent_scatter(z, labels, z_std=None, ax=None, title: str | None = None,
     """2-D codes coloured by digit label, with optional error bars of posterior std."""
     z, labels = _to_numpy(z), _to_numpy(labels)
     _check_latent_2d(z)
+    if len(z) == 0:
+        raise ValueError("z holds no codes (shape (0, 2)): pass at least one code to draw")
     if labels.shape != (len(z),):
         raise ValueError(f"labels must have shape ({len(z)},), got {labels.shape}")
     if ax is None:
@@ -128,14 +184,13 @@ def latent_manifold(decode: Callable[[torch.Tensor], torch.Tensor], extent=(-3, 
 
     ``decode`` maps codes (m, 2) to images (m, 784) with values in [0, 1].
     """
-    x0, x1, y0, y1 = extent
-    if not (x0 < x1 and y0 < y1):
-        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}")
+    check.function(decode, "decode", "lambda z: torch.sigmoid(vae.decoder(z))")
+    x0, x1, y0, y1 = extent = _extent(extent)
+    n = check.count(n, "n")
     z1 = torch.linspace(x0, x1, n)
     z2 = torch.linspace(y1, y0, n)  # top row = largest z2
     grid = torch.stack(torch.meshgrid(z2, z1, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
-    with torch.no_grad():
-        imgs = as_images(decode(grid))
+    imgs = _decode_grid(decode, grid)
     canvas = imgs.reshape(n, n, IMAGE_SIDE, IMAGE_SIDE).transpose(0, 2, 1, 3)
     canvas = canvas.reshape(n * IMAGE_SIDE, n * IMAGE_SIDE)
     if ax is None:
@@ -148,6 +203,41 @@ def latent_manifold(decode: Callable[[torch.Tensor], torch.Tensor], extent=(-3, 
     if title:
         ax.set_title(title)
     return ax
+
+
+def _extent(extent) -> tuple[float, float, float, float]:
+    """``extent`` as four finite floats (xmin, xmax, ymin, ymax) with min < max."""
+    try:
+        values = np.asarray(_to_numpy(extent), dtype=float)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.shape != (4,) or not np.isfinite(values).all():
+        raise ValueError(f"extent must be four finite numbers (xmin, xmax, ymin, ymax), e.g. "
+                         f"(-3, 3, -3, 3), got {extent!r}")
+    x0, x1, y0, y1 = (float(v) for v in values)
+    if not (x0 < x1 and y0 < y1):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}")
+    return x0, x1, y0, y1
+
+
+def _decode_grid(decode: Callable[[torch.Tensor], torch.Tensor], grid: torch.Tensor) -> np.ndarray:
+    """``decode(grid)`` as (m, 28, 28) intensities in [0, 1], one image per code of ``grid``."""
+    try:
+        with torch.no_grad():
+            out = decode(grid)
+    except (RuntimeError, ValueError, TypeError) as err:   # e.g. a decoder of another z_dim
+        raise ValueError(f"decode failed on a grid of 2-D codes of shape {tuple(grid.shape)} "
+                         f"({type(err).__name__}: {check.one_line(err)}): latent_manifold draws a "
+                         "2-D latent space, so pass the decoder of a model with z_dim=2") from None
+    imgs = as_images(out)
+    if len(imgs) != len(grid):
+        raise ValueError(f"decode returned {len(imgs)} images for {len(grid)} codes: return one "
+                         "image per code")
+    lo, hi = float(np.min(imgs)), float(np.max(imgs))
+    if not (lo >= 0 and hi <= 1):
+        raise ValueError(f"decode must return pixel intensities in [0, 1], got values in "
+                         f"[{lo:.3g}, {hi:.3g}]: apply torch.sigmoid to the decoder's logits")
+    return imgs
 
 
 def _outline(ax, points: np.ndarray, extent, bins: int = 60) -> None:
@@ -166,12 +256,20 @@ def training_curves(history: Mapping[str, Sequence[float]], ax=None,
                     ylabel: str = "negative ELBO (nats per image)", xlabel: str = "epoch",
                     title: str | None = None):
     """One line per named series, e.g. {'train': [...], 'validation': [...]}."""
+    if not isinstance(history, Mapping):
+        raise check.ArgumentTypeError(f"history must map each series' name to its values, e.g. "
+                                      f"{{'train': [3.1, 2.5]}}, got {check.describe(history)}: "
+                                      "wrap the values as {'loss': values}")
     if not history:
         raise ValueError("history is empty: expected e.g. {'train': [...], 'validation': [...]}")
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.5))
     for name, values in history.items():
-        values = np.asarray(values, dtype=float)
+        try:
+            values = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise check.ArgumentTypeError(f"series {name!r} must be a list of numbers, got "
+                                          f"{check.describe(values)}") from None
         if values.ndim != 1:
             raise ValueError(f"series {name!r} must be 1-D, got shape {values.shape}")
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
@@ -192,6 +290,10 @@ class LiveFigure:
     """
 
     def __init__(self, ncols: int = 1, figsize=(10, 4)):
+        ncols = check.count(ncols, "ncols")
+        if isinstance(figsize, (str, bytes)) or not isinstance(figsize, Sequence) or len(figsize) != 2:
+            raise ValueError(f"figsize must be (width, height) in inches, e.g. (10, 4), got {figsize!r}")
+        figsize = tuple(check.positive_number(v, "each figsize value") for v in figsize)
         self.fig, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False)
         self.axes = list(axes[0])
         self._handle = None

@@ -13,7 +13,8 @@ from pyro.infer import SVI, TraceMeanField_ELBO
 from pyro.optim.clipped_adam import ClippedAdam
 from torch import nn
 
-from .vae import _require_binary, evaluate, fit
+from . import _validate as check
+from .vae import _check_training, fit_model
 
 
 class PyroVAE(nn.Module):
@@ -22,9 +23,14 @@ class PyroVAE(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, z_dim: int):
         super().__init__()
-        self.encoder, self.decoder, self.z_dim = encoder, decoder, z_dim
+        for name, module in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(module, nn.Module):
+                raise check.ArgumentTypeError(f"{name} must be a torch module (pyro.module registers "
+                                              f"its parameters), got {check.describe(module)}")
+        self.encoder, self.decoder, self.z_dim = encoder, decoder, check.count(z_dim, "z_dim")
 
     def model(self, x: torch.Tensor) -> None:
+        check.images(x, "x")
         pyro.module("decoder", self.decoder)
         with pyro.plate("data", x.shape[0]):
             z_loc = x.new_zeros(x.shape[0], self.z_dim)
@@ -33,6 +39,7 @@ class PyroVAE(nn.Module):
             pyro.sample("x", dist.Bernoulli(logits=self.decoder(z)).to_event(1), obs=x)
 
     def guide(self, x: torch.Tensor) -> None:
+        check.images(x, "x")
         pyro.module("encoder", self.encoder)
         with pyro.plate("data", x.shape[0]):
             z_loc, z_scale = self.encoder(x)
@@ -42,9 +49,12 @@ class PyroVAE(nn.Module):
 def one_cycle_clipped_adam(max_lr: float, total_steps: int, batch_size: int):
     """ClippedAdam (gradient entries clamped at 100 per image, so a healthy run is never clipped)
     under unit 04's one-cycle learning-rate schedule."""
+    max_lr = check.positive_number(max_lr, "max_lr")
+    total_steps = check.count(total_steps, "total_steps")
+    batch_size = check.count(batch_size, "batch_size")
     return pyro.optim.OneCycleLR({
         "optimizer": ClippedAdam, "optim_args": {"lr": max_lr, "clip_norm": 100.0 * batch_size},
-        "max_lr": max_lr, "total_steps": max(total_steps, 1)})
+        "max_lr": max_lr, "total_steps": total_steps})
 
 
 def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
@@ -53,9 +63,10 @@ def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = 
     """SVI with ``elbo`` (default ``TraceMeanField_ELBO()``) through the course's loop
     (:func:`utils.vae.fit`): the same minibatch order, binarization and validation as
     :func:`utils.vae.train_vae`. Clears Pyro's param store first, so a re-run starts afresh.
-    ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch."""
-    if val_x is not None:
-        _require_binary(val_x, "val_x")    # fail before training, not after the first epoch
+    ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch.
+    Every argument is checked before the param store is touched."""
+    epochs, batch_size, max_lr = _check_training(vae, train_x, val_x, epochs, batch_size, max_lr,
+                                                 seed)
     pyro.clear_param_store()
     steps = epochs * -(-len(train_x) // batch_size)
     optimizer = one_cycle_clipped_adam(max_lr, steps, batch_size)
@@ -66,6 +77,5 @@ def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = 
         optimizer.step()                   # advance the one-cycle schedule
         return loss
 
-    validate = (lambda: evaluate(vae, val_x)) if val_x is not None else None
-    return fit(step, train_x, epochs, batch_size=batch_size, seed=seed, validate=validate,
-               callback=callback, desc=desc)
+    return fit_model(vae, step, train_x, val_x, epochs, batch_size=batch_size, seed=seed,
+                     callback=callback, desc=desc)

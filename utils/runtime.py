@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-import numbers
 import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ._validate import count, describe
 
 THREADS_ENV = "LVM_NUM_THREADS"
 RESULTS_ENV = "LVM_RESULTS_DIR"
@@ -17,6 +18,8 @@ OFF_VALUES = ("", "0", "false", "no", "off")
 
 def env_flag(name: str) -> bool:
     """A setting from the environment: on when set to anything but empty, 0, false, no or off."""
+    if not isinstance(name, str):
+        raise TypeError(f"the name of an environment variable must be a str, got {describe(name)}")
     return os.environ.get(name, "").strip().lower() not in OFF_VALUES
 
 
@@ -27,13 +30,31 @@ def is_smoke_test() -> bool:
 
 def record(name: str, **values) -> None:
     """Write ``values`` (numbers, strings, lists) as JSON to $LVM_RESULTS_DIR/<name>.json when that
-    variable is set (the benchmark sets it to read a lecture's results); otherwise do nothing."""
+    variable is set (the benchmark sets it to read a lecture's results); otherwise do nothing.
+    The arguments are checked either way, so a lecture's mistake shows in every run."""
+    if not isinstance(name, str) or not name or Path(name).name != name or "\\" in name:
+        raise ValueError(f"record needs a plain name such as '04_vae', got {name!r}: no folders")
+    text = _as_json(values)
     folder = os.environ.get(RESULTS_ENV)
     if not folder:
         return
     path = Path(folder) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=2, sort_keys=True), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+
+
+def _as_json(values: dict) -> str:
+    """``values`` as JSON text; a value JSON cannot store is named, with what to pass instead."""
+    try:
+        return json.dumps(values, indent=2, sort_keys=True)
+    except (TypeError, ValueError):
+        for key, value in values.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"record cannot store {key}={describe(value)}: pass numbers "
+                                "(tensor.item()), strings or lists (tensor.tolist())") from None
+        raise
 
 
 def get_device() -> torch.device:
@@ -48,9 +69,7 @@ def get_device() -> torch.device:
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy, torch and (if installed) Pyro for reproducible runs."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    seed = int(seed)
+    seed = count(seed, "seed", minimum=0, maximum=2**32 - 1)     # NumPy's range
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -78,6 +97,13 @@ def probe_threads(candidates: list[int] | None = None, steps: int = 4, rounds: i
     cores = available_cores()
     if candidates is None:
         candidates = sorted({1, cores} | {2 ** i for i in range(1, 8) if 2 ** i < cores})
+    if isinstance(candidates, (str, bytes)) or not hasattr(candidates, "__iter__"):
+        raise TypeError(f"candidates must be a list of thread counts, e.g. [1, 2], "
+                        f"got {describe(candidates)}")
+    candidates = [count(n, "each candidate thread count") for n in candidates]
+    if not candidates:
+        raise ValueError("candidates is empty: give at least one thread count, e.g. [1, 2]")
+    steps, rounds = count(steps, "steps"), count(rounds, "rounds")
     before = torch.get_num_threads()
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(128, 784, generator=gen)
@@ -108,27 +134,48 @@ def set_threads(threads: int | None = None) -> int:
     faster at the time (with one core there is nothing to probe). LVM_NUM_THREADS fixes the number
     (the test suite uses 1, since it runs two notebooks at a time on two cores).
     """
-    if threads is None:
-        raw = os.environ.get(THREADS_ENV, "").strip()
-        if not raw:
-            timings = probe_threads() if available_cores() > 1 else {1: 0.0}
-            threads = min(timings, key=timings.get)
-        else:
-            try:
-                threads = int(raw)
-            except ValueError:
-                raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}") from None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
-        raise TypeError(f"the number of threads must be an int, got {threads!r}")
-    threads = int(threads)
-    if threads < 1:
-        raise ValueError(f"the number of threads must be at least 1, got {threads}")
+    cores = available_cores()
+    if threads is not None:
+        threads = _at_most(count(threads, "threads"), cores, "threads")
+    elif os.environ.get(THREADS_ENV, "").strip():
+        threads = _at_most(_threads_from_env(), cores, THREADS_ENV)
+    else:
+        timings = probe_threads() if cores > 1 else {1: 0.0}
+        threads = min(timings, key=timings.get)
     torch.set_num_threads(threads)
     return threads
 
 
+def _threads_from_env() -> int:
+    """$LVM_NUM_THREADS as a positive int, or a message naming the setting and its value."""
+    raw = os.environ[THREADS_ENV].strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}: set it to a "
+                         "thread count such as 1, or unset it to pick the fastest count")
+    return int(raw)
+
+
+def _at_most(threads: int, cores: int, source: str) -> int:
+    """``threads`` if this process has that many cores; else say so, naming where it came from."""
+    if threads > cores:
+        raise ValueError(f"{source}={threads} asks for more threads than the {cores} core(s) this "
+                         f"process may run on: use at most {cores} (more only slow torch down)")
+    return threads
+
+
+_runs = 0  # how many times setup() ran in this process: a notebook's "run all" is one run
+
+
+def run_number() -> int:
+    """Which run of a notebook this is in the current kernel (0 before the first setup())."""
+    return _runs
+
+
 def setup(seed: int = 0, threads: int | None = None) -> tuple[torch.device, bool]:
-    """Seed everything, pick the device and threads; print and return (device, smoke)."""
+    """Seed everything, pick the device and threads; print and return (device, smoke).
+    Each call starts a new run of the notebook (see :func:`run_number`)."""
+    global _runs
+    _runs += 1
     set_seed(seed)
     device = get_device()
     n = set_threads(threads)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import html
 import math
 import numbers
-from typing import Sequence
+from typing import Any, Sequence
+
+from . import _validate as check
 
 
 def _fmt(value, digits: int) -> str:
@@ -22,16 +24,31 @@ def _fmt(value, digits: int) -> str:
     return str(value)
 
 
+def _as_list(values: Any, name: str, example: str) -> list:
+    """``values`` (a list, tuple or other iterable, but not a string) as a list."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise check.ArgumentTypeError(f"{name} must be a list, e.g. {example}, got "
+                                      f"{check.describe(values)}")
+    return list(values)
+
+
 class Table:
     """Rows under named columns; numbers right-aligned with ``digits`` decimals (ints exact)."""
 
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence], digits: int = 2,
                  title: str | None = None):
-        columns = [str(c) for c in columns]
-        rows = [list(r) for r in rows]
+        columns = [str(c) for c in _as_list(columns, "columns", "['model', 'nats']")]
+        if not columns:
+            raise ValueError("columns is empty: give one name per column, e.g. ['model', 'nats']")
+        rows = [_as_list(r, f"row {i}", "['2-D', 138.78]")
+                for i, r in enumerate(_as_list(rows, "rows", "[['2-D', 138.78]]"))]
         for i, row in enumerate(rows):
             if len(row) != len(columns):
-                raise ValueError(f"row {i} has {len(row)} values for {len(columns)} columns")
+                raise ValueError(f"row {i} has {len(row)} values for {len(columns)} columns: give "
+                                 "one value per column (None for an empty cell)")
+        digits = check.count(digits, "digits", minimum=0, maximum=20)
+        if title is not None and not isinstance(title, str):
+            raise check.ArgumentTypeError(f"title must be a str or None, got {check.describe(title)}")
         self.columns, self.title = columns, title
         self.cells = [[_fmt(v, digits) for v in row] for row in rows]
         self.numeric = [all(isinstance(r[j], numbers.Number) or hasattr(r[j], "item")

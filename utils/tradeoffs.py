@@ -9,6 +9,7 @@ import math
 
 import torch
 
+from ._validate import count
 from .data import minibatches
 from .vae import VAE, gaussian_kl, log_likelihood
 
@@ -21,8 +22,15 @@ def rate_distortion(vae: VAE, x: torch.Tensor,
     z_loc, z_scale = vae.encoder(x)
     if eps is None:
         eps = torch.randn_like(z_loc)
+    _require_noise_shape(eps, tuple(z_loc.shape), "(N, z_dim): one row per image")
     z = z_loc + z_scale * eps
     return -log_likelihood(vae, x, z), gaussian_kl(z_loc, z_scale)
+
+
+def _require_noise_shape(eps: torch.Tensor, shape: tuple, meaning: str) -> None:
+    """A clear error when the given noise ``eps`` does not have the shape the samples need."""
+    if tuple(eps.shape) != shape:
+        raise ValueError(f"eps must have shape {shape} {meaning}, got {tuple(eps.shape)}")
 
 
 def beta_negative_elbo(vae: VAE, x: torch.Tensor, beta: float,
@@ -39,9 +47,7 @@ class KLWarmup:
     Each call is one training step; ``beta`` is the weight the next call will use."""
 
     def __init__(self, warmup_steps: int):
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(f"warmup_steps must be a positive int, got {warmup_steps!r}")
-        self.warmup_steps, self.steps_taken = warmup_steps, 0
+        self.warmup_steps, self.steps_taken = count(warmup_steps, "warmup_steps"), 0
 
     @property
     def beta(self) -> float:
@@ -59,11 +65,11 @@ def iwae_negative_bound(vae: VAE, x: torch.Tensor, k: int,
     −[logsumexp_k log w_k − log K], log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), with K
     reparameterized z_k = μ + σ ⊙ ε_k (``eps`` of shape (K, N, z_dim)). K = 1 is the −ELBO with a
     Monte Carlo KL; the bound tightens (in expectation) as K grows."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = count(k, "k")
     z_loc, z_scale = vae.encoder(x)
     if eps is None:
         eps = torch.randn((k, *z_loc.shape), dtype=z_loc.dtype, device=z_loc.device)
+    _require_noise_shape(eps, (k, *z_loc.shape), "(K, N, z_dim): K samples per image")
     z = z_loc + z_scale * eps                                    # (K, N, z_dim)
     normal = torch.distributions.Normal
     log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)

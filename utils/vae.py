@@ -13,8 +13,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import _validate as check
 from .data import binarize, fixed_binarization, minibatches  # noqa: F401 (re-exported)
 from .plots import progress
+
+
+def _sizes(z_dim, hidden_dim, x_dim) -> tuple[int, int, int]:
+    """The three layer sizes of an encoder or a decoder, as ints (NumPy ints accepted)."""
+    return (check.count(z_dim, "z_dim"), check.count(hidden_dim, "hidden_dim"),
+            check.count(x_dim, "x_dim"))
 
 
 class Encoder(nn.Module):
@@ -22,12 +29,18 @@ class Encoder(nn.Module):
 
     def __init__(self, z_dim: int = 2, hidden_dim: int = 256, x_dim: int = 784):
         super().__init__()
+        z_dim, hidden_dim, x_dim = _sizes(z_dim, hidden_dim, x_dim)
+        self.x_dim = x_dim
         self.body = nn.Sequential(nn.Linear(x_dim, hidden_dim), nn.ReLU(),
                                   nn.Linear(hidden_dim, hidden_dim), nn.ReLU())
         self.loc = nn.Linear(hidden_dim, z_dim)
         self.log_scale = nn.Linear(hidden_dim, z_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check.images(x, "x", like=self)
+        if x.shape[1] != self.x_dim:
+            raise ValueError(f"x has {x.shape[1]} pixels per image but this encoder takes "
+                             f"{self.x_dim}: pass images of shape (N, {self.x_dim})")
         h = self.body(x)
         return self.loc(h), self.log_scale(h).exp()
 
@@ -37,11 +50,19 @@ class Decoder(nn.Module):
 
     def __init__(self, z_dim: int = 2, hidden_dim: int = 256, x_dim: int = 784):
         super().__init__()
+        z_dim, hidden_dim, x_dim = _sizes(z_dim, hidden_dim, x_dim)
+        self.z_dim = z_dim
         self.net = nn.Sequential(nn.Linear(z_dim, hidden_dim), nn.ReLU(),
                                  nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
                                  nn.Linear(hidden_dim, x_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = check.tensor(z, "z")
+        if z.shape[-1:] != (self.z_dim,):
+            raise ValueError(f"this decoder takes codes of z_dim={self.z_dim} numbers (the last "
+                             f"dimension), got z of shape {tuple(z.shape)}: pass codes of that "
+                             "size, or the decoder of a model with the codes' z_dim")
+        check.same_dtype_and_device(z, "z", self)
         return self.net(z)
 
 
@@ -50,49 +71,79 @@ class VAE(nn.Module):
 
     def __init__(self, z_dim: int = 2, hidden_dim: int = 256):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim = check.count(z_dim, "z_dim")
         self.encoder = Encoder(z_dim, hidden_dim)
         self.decoder = Decoder(z_dim, hidden_dim)
 
 
 def gaussian_kl(z_loc: torch.Tensor, z_scale: torch.Tensor) -> torch.Tensor:
     """KL(N(z_loc, z_scale²) ‖ N(0, I)) per image, summed over the latent dimension."""
+    _same_shape(check.tensor(z_scale, "z_scale"), check.tensor(z_loc, "z_loc"), "z_scale", "z_loc")
     return 0.5 * (z_loc.pow(2) + z_scale.pow(2) - 1 - 2 * z_scale.log()).sum(-1)
 
 
 def negative_elbo(vae: VAE, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
-    """−ELBO per image in nats (shape (N,)), one reparameterized sample z = μ + σ ⊙ ε."""
-    z_loc, z_scale = vae.encoder(x)
-    if eps is None:
-        eps = torch.randn_like(z_loc)
+    """−ELBO per image in nats (shape (N,)), one reparameterized sample z = μ + σ ⊙ ε.
+
+    It runs every training step, so it checks only what costs nothing (shapes, dtypes, devices) and
+    the range of the first image; :func:`evaluate` and :func:`train_vae` check all of their data."""
+    z_loc, z_scale, eps = _encode(vae, x, eps)
     z = z_loc + z_scale * eps
     return gaussian_kl(z_loc, z_scale) - log_likelihood(vae, x, z)
 
 
-def _require_binary(x: torch.Tensor, name: str = "x") -> None:
-    """The ELBO here is a Bernoulli likelihood: images must be 0/1 (binarize them first)."""
-    if x.numel() and not bool(((x == 0) | (x == 1)).all()):
-        raise ValueError(f"{name} must be binary (0/1 pixels) for a Bernoulli likelihood: binarize "
-                         "it first, e.g. fixed_binarization(x, seed) for a validation or test set")
+def _encode(vae: VAE, x: torch.Tensor, eps: torch.Tensor | None):
+    """Check a loss's arguments (O(1), plus the first image's range), run the encoder and return
+    (z_loc, z_scale, eps), drawing ε ~ N(0, I) when ``eps`` is None."""
+    check.has_parts(vae, "vae", "encoder", "decoder")
+    check.images(x, "x", like=vae)
+    check.first_image_in_unit_interval(x, "x")
+    z_loc, z_scale = vae.encoder(x)
+    if eps is None:
+        return z_loc, z_scale, torch.randn_like(z_loc)
+    _same_shape(check.tensor(eps, "eps"), z_loc, "eps", "z_loc")
+    return z_loc, z_scale, eps
+
+
+def _same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """O(1): ``a`` has the shape of ``b``."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} must have the shape of {name_b}, {tuple(b.shape)} (one row per "
+                         f"image), got {tuple(a.shape)}")
+
+
+def _binary_images(x: torch.Tensor, name: str, vae: VAE) -> torch.Tensor:
+    """Check (one scan) that ``x`` is a non-empty batch of binary images for ``vae``."""
+    check.images(x, name, like=vae)
+    check.binary(x, name)
+    return x
 
 
 @torch.no_grad()
 def evaluate(vae: VAE, x: torch.Tensor, batch_size: int = 1000) -> float:
     """Mean −ELBO in nats per image over the binary images ``x`` (one ε per image from torch's
     global generator). The model's train/eval mode is left as it was."""
-    _require_binary(x)
-    if len(x) == 0:
-        raise ValueError("evaluate needs at least one image, got an empty tensor")
-    was_training = vae.training
-    vae.eval()
-    total = sum(negative_elbo(vae, xb).sum().item()
-                for (xb,) in minibatches(x, batch_size=batch_size, shuffle=False))
-    vae.train(was_training)
+    check.has_parts(vae, "vae", "encoder", "decoder")
+    x = _binary_images(x, "x", vae)
+    batch_size = check.count(batch_size, "batch_size")
+    was_training = getattr(vae, "training", None)
+    if was_training is not None:
+        vae.eval()
+    try:
+        total = sum(negative_elbo(vae, xb).sum().item()
+                    for (xb,) in minibatches(x, batch_size=batch_size, shuffle=False))
+    finally:
+        if was_training is not None:
+            vae.train(was_training)
     return total / len(x)
 
 
 def log_likelihood(vae: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """log p_θ(x|z) per image: Bernoulli on the decoder's logits, summed over pixels."""
+    x, z = check.tensor(x, "x"), check.tensor(z, "z")
+    if x.shape[:-1] != z.shape[:-1]:
+        raise ValueError(f"x and z must hold one image and one code per row: x has shape "
+                         f"{tuple(x.shape)} but z has shape {tuple(z.shape)}")
     return -F.binary_cross_entropy_with_logits(vae.decoder(z), x, reduction="none").sum(-1)
 
 
@@ -101,9 +152,10 @@ def reinforce_negative_elbo(vae: VAE, x: torch.Tensor, eps: torch.Tensor | None 
     """−ELBO per image (the same value as :func:`negative_elbo`) whose encoder gradient is the
     score-function (REINFORCE) one, as lecture 03 writes it: z is held fixed (no path back to the
     encoder) and a zero-valued term (log p(x|z) − b)·(log q − stopgrad log q) carries the gradient."""
-    z_loc, z_scale = vae.encoder(x)
-    if eps is None:
-        eps = torch.randn_like(z_loc)
+    if not isinstance(baseline, (int, float, torch.Tensor)) or isinstance(baseline, bool):
+        raise check.ArgumentTypeError(f"baseline must be a number or a tensor, got "
+                                      f"{check.describe(baseline)}")
+    z_loc, z_scale, eps = _encode(vae, x, eps)
     z = (z_loc + z_scale * eps).detach()
     log_px_z = log_likelihood(vae, x, z)
     log_q = torch.distributions.Normal(z_loc, z_scale).log_prob(z).sum(-1)
@@ -121,9 +173,10 @@ def iwae_log_px(vae: VAE, x: torch.Tensor, k: int = 100,
     By default ``batch_size`` keeps k × batch_size at about 5,000 decoded images per batch (fast on a
     CPU: the tensors stay small enough for the cache).
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    batch_size = batch_size or max(1, 5_000 // k)
+    check.has_parts(vae, "vae", "encoder", "decoder")
+    x = _binary_images(x, "x", vae)
+    k = check.count(k, "k")
+    batch_size = max(1, 5_000 // k) if batch_size is None else check.count(batch_size, "batch_size")
     out = []
     for (xb,) in minibatches(x, batch_size=batch_size, shuffle=False):
         z_loc, z_scale = vae.encoder(xb)
@@ -154,27 +207,93 @@ def fit(step: Callable[[torch.Tensor], float], train_x: torch.Tensor, epochs: in
     the ε inside ``step`` and ``validate``) from torch's global generator, in that order, so a
     loop written out with the same calls in the same order reproduces the history exactly.
     Returns {'train': [...], 'validation': [...]}, one value per epoch (nats per image).
+    ``train_x`` is checked once (intensities in [0, 1], no NaN). If a step's loss or the validation
+    loss is NaN or infinite, a RuntimeWarning says so and training stops there.
     """
-    if len(train_x) == 0:
-        raise ValueError("train_x is empty: there is nothing to train on")
+    check.function(step, "step", "a function of x that takes one step and returns loss.item()")
+    train_x = check.float_tensor(train_x, "train_x")
+    check.unit_interval(train_x, "train_x")
+    epochs, batch_size = check.count(epochs, "epochs"), check.count(batch_size, "batch_size")
+    seed = check.count(seed, "seed", minimum=0)
+    for name, fn, example in (("validate", validate, "lambda: evaluate(vae, val_x)"),
+                              ("callback", callback, "lambda epoch, history: None")):
+        if fn is not None:
+            check.function(fn, name, example)
     gen = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"train": [], "validation": []}
     bar = progress(range(epochs), desc=desc) if desc is not None else range(epochs)
     for epoch in bar:
-        total = 0.0
-        for (xb,) in minibatches(train_x, batch_size=batch_size, generator=gen):
-            total += float(step(binarize(xb))) * len(xb)
-        history["train"].append(total / len(train_x))
+        history["train"].append(_epoch(step, train_x, batch_size, gen, epoch))
+        if not math.isfinite(history["train"][-1]):          # diverged: _epoch has warned
+            if validate is not None:
+                history["validation"].append(math.nan)
+            break
         if validate is not None:
             history["validation"].append(validate())
-        if not math.isfinite(history["train"][-1]):
-            warnings.warn(f"training diverged: the loss is {history['train'][-1]} after epoch "
-                          f"{epoch + 1}; try a smaller learning rate", RuntimeWarning, stacklevel=2)
+            if not math.isfinite(history["validation"][-1]):
+                _warn_diverged(f"the validation loss is {history['validation'][-1]} after epoch "
+                               f"{epoch + 1}")
+                break
         if hasattr(bar, "set_postfix"):
             bar.set_postfix({k: f"{v[-1]:.1f}" for k, v in history.items() if v})
         if callback is not None:
             callback(epoch, history)
     return history
+
+
+def _epoch(step: Callable[[torch.Tensor], float], train_x: torch.Tensor, batch_size: int,
+           gen: torch.Generator, epoch: int) -> float:
+    """One pass of ``step`` over ``train_x``: the image-weighted mean loss, or the first loss that
+    is NaN or infinite, after a warning that training diverged."""
+    total = 0.0
+    for i, (xb,) in enumerate(minibatches(train_x, batch_size=batch_size, generator=gen), 1):
+        loss = _as_float(step(binarize(xb)))
+        if not math.isfinite(loss):
+            _warn_diverged(f"the loss became {loss} at step {i} of epoch {epoch + 1}")
+            return loss
+        total += loss * len(xb)
+    return total / len(train_x)
+
+
+def _warn_diverged(what: str, stopped: bool = True) -> None:
+    """One RuntimeWarning: training diverged (``what`` happened), and what to try."""
+    warnings.warn(f"training diverged: {what}{', so training stopped there' if stopped else ''}. "
+                  "Try a smaller learning rate (max_lr), and look for a log(0) or a division by "
+                  "zero in the loss", RuntimeWarning, stacklevel=4)
+
+
+def _as_float(loss) -> float:
+    """The loss a training step returned, as a float (a number or a one-element tensor)."""
+    try:
+        return float(loss)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"step(x) must return the minibatch's mean loss as a number, got "
+                        f"{check.describe(loss)}: end the step with `return loss.item()`") from None
+
+
+def _check_training(vae: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None, epochs: int,
+                    batch_size: int, max_lr: float, seed: int) -> tuple[int, int, float]:
+    """Check the arguments of :func:`train_vae` and ``utils.pyro_vae.train_svi`` before any work
+    (``train_x``'s values are checked by :func:`fit`); return (epochs, batch_size, max_lr)."""
+    if not isinstance(vae, nn.Module) or next(vae.parameters(), None) is None:
+        raise check.ArgumentTypeError(f"vae must be a torch module with parameters to train (e.g. "
+                                      f"a utils.vae.VAE), got {check.describe(vae)}")
+    check.has_parts(vae, "vae", "encoder", "decoder")
+    check.images(train_x, "train_x", like=vae)
+    if val_x is not None:
+        _binary_images(val_x, "val_x", vae)
+    check.count(seed, "seed", minimum=0)
+    return (check.count(epochs, "epochs"), check.count(batch_size, "batch_size"),
+            check.positive_number(max_lr, "max_lr"))
+
+
+def _per_image(loss, n: int) -> torch.Tensor:
+    """O(1): a training loss is a tensor of one value per image, shape (n,)."""
+    if not isinstance(loss, torch.Tensor) or loss.shape != (n,):
+        raise ValueError(f"loss_fn(vae, x) must return one loss per image, a tensor of shape "
+                         f"({n},), got {check.describe(loss)}: sum over pixels and latent "
+                         "dimensions, not over images")
+    return loss
 
 
 def train_vae(vae: VAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
@@ -188,22 +307,37 @@ def train_vae(vae: VAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None
     ``loss_fn(vae, x)`` -> per-image loss (N,) replaces :func:`negative_elbo` for training (unit 03
     trains with the REINFORCE surrogate, an exercise with the student's own loss); validation always
     uses :func:`negative_elbo`. Returns {'train': [...], 'validation': [...]} in nats per image.
+    A loss that becomes NaN or infinite stops training with a RuntimeWarning (see :func:`fit`).
     """
-    loss_fn = loss_fn or negative_elbo
-    if val_x is not None:
-        _require_binary(val_x, "val_x")
+    epochs, batch_size, max_lr = _check_training(vae, train_x, val_x, epochs, batch_size, max_lr,
+                                                 seed)
+    loss_fn = check.function(loss_fn or negative_elbo, "loss_fn",
+                             "lambda vae, x: negative_elbo(vae, x)")
     steps = epochs * math.ceil(len(train_x) / batch_size)
     opt = torch.optim.Adam(vae.parameters(), lr=max_lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=max(steps, 1))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps)
 
     def step(x: torch.Tensor) -> float:
-        loss = loss_fn(vae, x).mean()      # minimise −ELBO = maximise the ELBO
+        loss = _per_image(loss_fn(vae, x), len(x)).mean()   # minimise −ELBO = maximise the ELBO
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         return loss.item()
 
+    return fit_model(vae, step, train_x, val_x, epochs, batch_size=batch_size, seed=seed,
+                     callback=callback, desc=desc)
+
+
+def fit_model(vae: nn.Module, step: Callable[[torch.Tensor], float], train_x: torch.Tensor,
+              val_x: torch.Tensor | None, epochs: int, **fit_kwargs) -> dict[str, list[float]]:
+    """:func:`fit` for a VAE (the loop of :func:`train_vae` and ``utils.pyro_vae.train_svi``):
+    validation with :func:`evaluate` on ``val_x`` (if given), and a warning if training ends with
+    NaN or infinite parameters (a last diverging step leaves them without a non-finite loss)."""
     validate = (lambda: evaluate(vae, val_x)) if val_x is not None else None
-    return fit(step, train_x, epochs, batch_size=batch_size, seed=seed, validate=validate,
-               callback=callback, desc=desc)
+    history = fit(step, train_x, epochs, validate=validate, **fit_kwargs)
+    finite_history = all(math.isfinite(v) for v in history["train"] + history["validation"])
+    if finite_history and not all(bool(torch.isfinite(p).all()) for p in vae.parameters()):
+        _warn_diverged("the model's parameters are NaN or infinite after the last step",
+                       stopped=False)
+    return history

@@ -5,11 +5,11 @@ With $LVM_STRICT_CHECKS set (the test suite sets it), failed checks raise at the
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Sequence
 
 import torch
 
+from .._validate import describe, one_line
 from ..runtime import env_flag
 
 STRICT_ENV = "LVM_STRICT_CHECKS"
@@ -25,34 +25,62 @@ class _Abort(Exception):
 
 
 class SelfCheck:
-    """A group of checks: ``with SelfCheck("pca") as sc: sc.shape(...); sc.close(...)``."""
+    """A group of checks: ``with SelfCheck("pca") as sc: sc.shape(...); sc.close(...)``.
+
+    Whatever the student's function returns or raises, a group prints one line per check and never
+    a traceback: a failed check is one ✗ line with a hint, and a check that cannot go on stops the
+    group. Should a check itself break on an unforeseen value, that too becomes one ✗ line, except in
+    strict mode ($LVM_STRICT_CHECKS, the test suite), where the error surfaces for the authors.
+    """
 
     def __init__(self, name: str):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"SelfCheck needs a name, e.g. SelfCheck('pca'), got {name!r}")
         self.name = name
         self.passed = 0
         self.failed = 0
+        self._open = False
 
     def __enter__(self) -> "SelfCheck":
+        self._open = True
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None and not issubclass(exc_type, _Abort):
-            return False  # a bug in the check itself: let it surface
+        try:
+            if exc_type is not None and not issubclass(exc_type, _Abort):
+                if not issubclass(exc_type, Exception) or env_flag(STRICT_ENV):
+                    return False  # Ctrl-C, or strict mode: a bug in the check must surface
+                self._report("the check could not finish", f"{exc_type.__name__}: {one_line(exc)}",
+                             "your function returned something unexpected (compare its type, "
+                             "shape and dtype with the docstring); if all looks right, tell the "
+                             "course authors")
+        finally:
+            self._open = False
         if self.failed and env_flag(STRICT_ENV):
             raise SelfCheckFailed(f"{self.failed} self-check(s) of {self.name} failed (see above)")
         return True
 
+    def _require_open(self) -> None:
+        """A check reports inside its ``with`` block only: say how to write it otherwise."""
+        if not self._open:
+            raise RuntimeError(f"SelfCheck({self.name!r}) is used outside its `with` block: write "
+                               f"`with SelfCheck({self.name!r}) as sc:` and call sc's checks inside it")
+
     def _report(self, what: str, problem: str | None, hint: str = "") -> bool:
+        self._require_open()
         if problem is None:
             self.passed += 1
             print(f"{PASS} {self.name}: {what}")
             return True
         self.failed += 1
-        print(f"{FAIL} {self.name}: {what}: {problem}" + (f". Hint: {hint}" if hint else ""))
+        print(f"{FAIL} {self.name}: {what}: {one_line(problem)}" + (f". Hint: {hint}" if hint else ""))
         return False
 
-    def call(self, fn: Callable, *args, what: str | None = None, **kwargs) -> Any:
-        """Run the student's ``fn``; on an exception report it in one line and stop the group."""
+    def call(self, fn: Callable, *args, what: str | None = None, quiet: bool = False,
+             **kwargs) -> Any:
+        """Run the student's ``fn``; on an exception report it in one line and stop the group.
+        ``quiet``: no pass line (for a run that repeats one already reported)."""
+        self._require_open()
         label = what or f"{getattr(fn, '__name__', 'your function')} runs"
         try:
             result = fn(*args, **kwargs)
@@ -61,26 +89,41 @@ class SelfCheck:
                          "with your code, run that cell, then this one")
             raise _Abort from None
         except Exception as err:  # a student's bug: one line, not a traceback wall
-            self._report(label, f"raised {type(err).__name__}: {err}")
+            self._report(label, f"raised {type(err).__name__}: {one_line(err)}",
+                         "fix the error in your function: call it by hand on a small input "
+                         "to see the full traceback")
             raise _Abort from None
-        self.passed += 1
-        print(f"{PASS} {self.name}: {label}")
+        if not quiet:
+            self._report(label, None)
         return result
 
     def true(self, what: str, condition: bool, problem: str, hint: str = "") -> bool:
         """Pass when ``condition`` holds; else report ``problem``."""
         return self._report(what, None if condition else problem, hint)
 
-    def shape(self, what: str, actual: Any, expected: Sequence[int], hint: str = "") -> bool:
-        """Pass when ``actual`` is a tensor of shape ``expected``; stops the group otherwise."""
+    def require(self, what: str, condition: bool, problem: str, hint: str = "") -> None:
+        """A guard, not a check of its own: no line when ``condition`` holds; else report
+        ``problem`` in one ✗ line and stop the group (what follows could not run)."""
+        self._require_open()
+        if not condition:
+            self._report(what, problem, hint)
+            raise _Abort
+
+    def shape(self, what: str, actual: Any, expected: Sequence[int] | None, hint: str = "",
+              quiet: bool = False) -> bool:
+        """Pass when ``actual`` is a tensor of shape ``expected`` (None: any shape); stops the group
+        otherwise. ``quiet``: no pass line (a guard before using a value, not a check of its own)."""
+        self._require_open()
         if not isinstance(actual, torch.Tensor):
-            self._report(what, f"expected a torch.Tensor, got {type(actual).__name__}", hint)
+            self._report(what, f"expected a torch.Tensor, got {describe(actual)}",
+                         hint or "return a torch tensor (not a NumPy array, a list or None)")
             raise _Abort
         got = tuple(actual.shape)
-        if got != tuple(expected):
-            self._report(what, f"expected shape {tuple(expected)}, got {got}", hint)
+        if expected is not None and got != tuple(expected):
+            self._report(what, f"expected shape {tuple(expected)}, got {got}",
+                         hint or "compare the shape with the one the docstring asks for")
             raise _Abort
-        return self._report(f"{what} has shape {got}", None)
+        return True if quiet else self._report(f"{what} has shape {got}", None)
 
     def close(self, what: str, actual: torch.Tensor, expected: torch.Tensor,
               atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
@@ -88,20 +131,46 @@ class SelfCheck:
         """Pass when ``actual`` matches ``expected`` within tolerance; report the largest gap.
 
         ``show_gap`` adds the largest gap to the pass line too (lectures use it; exercises
-        keep pass lines free of numbers so that they are the same in every run).
+        keep pass lines free of numbers so that they are the same in every run). Empty tensors
+        never pass: there is nothing to compare.
         """
-        actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
-        if actual.shape != expected.shape:
-            return self._report(what, f"expected shape {tuple(expected.shape)}, "
-                                      f"got {tuple(actual.shape)}", hint)
-        a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
-        if not torch.isfinite(a).all():
-            return self._report(what, "contains NaN or inf", hint)
+        self._require_open()
+        a, e, problem = _comparable(actual, expected, what)
+        if problem is not None:
+            return self._report(what, problem, hint)
         gap = (a - e).abs()
         ok = bool((gap <= atol + rtol * e.abs()).all())
-        worst = gap.max().item() if gap.numel() else 0.0
+        worst = gap.max().item()
         if ok and show_gap:
             what = f"{what} (largest gap {worst:.2g})"
         return self._report(what, None if ok else
                             f"differs from the reference by up to {worst:.3g} "
                             f"(tolerance {atol:g} + {rtol:g}·|reference|)", hint)
+
+
+def _comparable(actual: Any, expected: Any, what: str):
+    """(actual, reference) as float64 CPU tensors, and why they cannot be compared (else None)."""
+    e = _as_double(expected)
+    if e is None:   # the check's own reference: a bug in the check, not the student's
+        raise TypeError(f"the reference of {what!r} must be a tensor or a number, got "
+                        f"{describe(expected)}")
+    a = _as_double(actual)
+    if a is None:
+        return a, e, f"expected a tensor, got {describe(actual)}"
+    if a.shape != e.shape:
+        return a, e, f"expected shape {tuple(e.shape)}, got {tuple(a.shape)}"
+    if a.numel() == 0:
+        return a, e, "got an empty tensor: there is nothing to compare"
+    if not torch.isfinite(a).all():
+        return a, e, "contains NaN or inf"
+    return a, e, None
+
+
+def _as_double(value: Any) -> torch.Tensor | None:
+    """``value`` (a tensor, array or number) as a detached float64 CPU tensor; None if it is none."""
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    try:
+        return torch.as_tensor(value).detach().to("cpu", torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None

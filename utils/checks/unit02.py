@@ -41,15 +41,16 @@ def _build(sc: SelfCheck, Encoder, Decoder, z_dim: int, seed: int = 0):
 
 
 def _loss_value(sc: SelfCheck, loss, what: str) -> float:
-    """The loss returned by a student's step as a float (a Python number or a 0-d tensor)."""
+    """The loss returned by a student's step as a float (a Python number or a one-element tensor);
+    anything else is one ✗ line and stops the group. No pass line."""
     if isinstance(loss, torch.Tensor) and loss.numel() == 1:
-        return loss.item()
-    if isinstance(loss, (int, float)):
+        return float(loss.item())
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
     sc.true(what, False, f"expected a number (the minibatch loss), got {type(loss).__name__}"
             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""),
             "return loss.item() of the scalar loss")
-    return math.nan
+    raise _Abort
 
 
 def _loss_tensor(sc: SelfCheck, loss, what: str) -> torch.Tensor:
@@ -84,7 +85,9 @@ def check_modules(Encoder, Decoder) -> None:
                 bool((logits < 0).any() or (logits > 1).any()),
                 "every decoder output lies in [0, 1]",
                 "end the decoder with a Linear layer and no sigmoid: the loss takes logits")
-        (z.pow(2).sum() + logits.pow(2).mean()).backward()
+        total = z.double().pow(2).sum() + logits.double().pow(2).mean()
+        if total.requires_grad:                    # else no parameter gets a gradient: said below
+            total.backward()
         dead = [part for part, module in (("encoder", encoder), ("decoder", decoder))
                 for p in module.parameters() if p.grad is None]
         n_params = sum(1 for _ in encoder.parameters()) + sum(1 for _ in decoder.parameters())
@@ -109,7 +112,7 @@ def check_reconstruction_loss(reconstruction_loss) -> None:
         loss = _loss_tensor(sc, loss, "reconstruction_loss returns a tensor")
         sc.shape("reconstruction_loss(logits, x)", loss, (),
                  "return one number: the per-image sum over pixels, averaged over the batch")
-        loss = loss.detach()
+        loss = loss.detach().to(expected.dtype)
         hints = [(expected / X_DIM, "it equals the mean over pixels: sum over the 784 pixels "
                                     "instead (nats per image)"),
                  (expected * len(x), "it equals the sum over the batch: average over the images"),
@@ -228,15 +231,19 @@ def check_corrupt(corrupt) -> None:
                 "drop a pixel when torch.rand(...) < p (not >= p)")
         again = sc.call(corrupt, x, 0.25, torch.Generator().manual_seed(0),
                         what="a second call with an identically seeded generator runs")
+        sc.shape("the second call's result", again, tuple(x.shape), quiet=True)
         sc.true("the same generator seed gives the same corruption", torch.equal(out, again),
                 "two calls with identically seeded generators gave different masks",
                 "pass generator=generator to torch.rand")
         other = sc.call(corrupt, x, 0.25, torch.Generator().manual_seed(1),
                         what="a call with another seed runs")
+        sc.shape("the result with another seed", other, tuple(x.shape), quiet=True)
         sc.true("another seed gives another corruption", not torch.equal(out, other),
                 "two different seeds gave the same mask", "draw the mask with torch.rand")
         kept = sc.call(corrupt, x, 0.0, None, what="corrupt(x, p=0) runs")
         blank = sc.call(corrupt, x, 1.0, None, what="corrupt(x, p=1) runs")
+        for p, result in ((0, kept), (1, blank)):
+            sc.shape(f"corrupt(x, p={p})", result, tuple(x.shape), quiet=True)
         sc.true("p = 0 keeps every pixel and p = 1 drops every pixel",
                 torch.equal(kept, x) and bool((blank == 0).all()),
                 "corrupt(x, 0) is not x or corrupt(x, 1) is not all zeros",

@@ -77,13 +77,14 @@ def _run(sc: SelfCheck, fn: Callable, cost: str, eps: torch.Tensor, label: str, 
     return out
 
 
-def _quiet(sc: SelfCheck, fn: Callable, *args) -> torch.Tensor:
-    """Run ``fn`` without a pass line; on an error, report it through ``sc.call`` (one line, stop)."""
-    try:
-        out = fn(*args)
-    except Exception:  # noqa: BLE001 - re-run under sc.call to report it in one line
-        out = sc.call(fn, *args)
-    return torch.as_tensor(out).detach().to(DTYPE).cpu()
+def _quiet(sc: SelfCheck, fn: Callable, label: str, *args) -> torch.Tensor:
+    """Run the estimator ``fn`` without a pass line; an error or a result that is not an (R, 2)
+    tensor is one ✗ line and stops the group. Returns the result as float64 on the CPU."""
+    eps = args[-1]
+    out = sc.call(fn, *args, what=f"{label} runs", quiet=True)
+    sc.shape(f"the {label} estimate", out, (eps.shape[0], 2), quiet=True,
+             hint="return one row per repeat: (d/dmu, d/dsigma) averaged over the samples")
+    return out.detach().to(DTYPE).cpu()
 
 
 def _unbiased(sc: SelfCheck, est: torch.Tensor, cost: str, label: str, hint: str) -> None:
@@ -157,7 +158,8 @@ def check_variance_order(reinforce_estimate: Callable, pathwise_estimate: Callab
         for cost in COSTS:
             eps = _noise(40, repeats=20_000)
             for label, fn in fns.items():
-                var[cost, label] = _quiet(sc, fn, COSTS[cost]["f"], MU, SIGMA, eps.clone()).var(0)
+                est = _quiet(sc, fn, label, COSTS[cost]["f"], MU, SIGMA, eps.clone())
+                var[cost, label] = est.var(0)
         q = {label: var["quadratic", label] for label in fns}
         sc.true("quadratic cost: pathwise < REINFORCE + baseline < REINFORCE (both components)",
                 bool((q["pathwise"] < q["REINFORCE + baseline"]).all()

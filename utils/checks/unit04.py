@@ -62,6 +62,7 @@ def check_reparameterize(reparameterize: Callable) -> None:
 
         loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
         z = sc.call(reparameterize, loc, scale, eps, what="reparameterize runs on inputs that need grad")
+        sc.shape("z from inputs that need grad", z, (N, Z_DIM), quiet=True)
         if not z.requires_grad:
             sc.true("gradients flow from z back to z_loc and z_scale", False, "z has no gradient",
                     "compute z from z_loc and z_scale with torch operations; do not use .detach(), "
@@ -80,7 +81,7 @@ def check_reparameterize(reparameterize: Callable) -> None:
             big_loc, big_scale = torch.tensor([1.5, -0.5]).expand(n, 2), torch.tensor([0.5, 2.0]).expand(n, 2)
             z = sc.call(reparameterize, big_loc, big_scale, what="reparameterize(z_loc, z_scale) "
                         "without eps runs")
-        if isinstance(z, torch.Tensor) and z.shape == (n, 2):
+        if isinstance(z, torch.Tensor) and z.shape == (n, 2) and z.is_floating_point():
             mean, std = z.mean(0), z.std(0)
             sc.true("without eps: samples have mean z_loc and standard deviation z_scale",
                     _near(mean, big_loc[0], 0.02) and _near(std, big_scale[0], 0.02),
@@ -89,7 +90,8 @@ def check_reparameterize(reparameterize: Callable) -> None:
                     "when eps is None, draw it with torch.randn_like(z_loc)")
         else:
             sc.true("without eps: returns one sample per row of z_loc", False,
-                    f"got {type(z).__name__} of shape {tuple(getattr(z, 'shape', ()))}",
+                    f"got {type(z).__name__} of shape {tuple(getattr(z, 'shape', ()))} and "
+                    f"dtype {getattr(z, 'dtype', None)}",
                     "when eps is None, draw it with torch.randn_like(z_loc)")
 
 
@@ -183,7 +185,10 @@ def check_negative_elbo(negative_elbo: Callable) -> None:
         sc.shape("loss without eps", loss, (N,))
         names, params = zip(*vae.named_parameters())
         expected_grads = torch.autograd.grad(reference_negative_elbo(vae, x, eps).sum(), params)
-        loss = negative_elbo(vae, x, eps).sum()
+        loss = sc.call(negative_elbo, vae, x, eps, quiet=True,
+                       what="negative_elbo(vae, x, eps) runs with gradients on")
+        sc.shape("loss with gradients on", loss, (N,), quiet=True)
+        loss = loss.sum()
         grads = (torch.autograd.grad(loss, params, allow_unused=True) if loss.requires_grad
                  else [None] * len(params))
         wrong = [name for name, g, e in zip(names, grads, expected_grads)

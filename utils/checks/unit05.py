@@ -81,6 +81,29 @@ def _check_site_shapes(sc: SelfCheck, site, name: str, n: int, event: int, event
             if got[1] == () else "check the shapes of the tensors you pass to the distribution")
 
 
+def _require_parts(sc: SelfCheck, vae,
+                   parts: tuple[str, ...] = ("encoder", "decoder", "z_dim", "model", "guide")) -> None:
+    """The student's object has what the checks use; else one ✗ line and the group stops."""
+    missing = [part for part in parts if not hasattr(vae, part)]
+    sc.require("your VAE has " + ", ".join(parts), not missing, f"it has no {', '.join(missing)}",
+               "build it as in the exercise: a torch module with encoder, decoder and z_dim "
+               "attributes and model and guide methods")
+
+
+def _encode(sc: SelfCheck, vae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Your encoder's (z_loc, z_scale) for ``x``, without gradients; anything else than two tensors
+    of the same shape is one ✗ line and the group stops. No pass line."""
+    with torch.no_grad():
+        out = sc.call(vae.encoder, x, what="your encoder runs", quiet=True)
+    sc.require("your encoder returns (z_loc, z_scale)",
+               isinstance(out, (tuple, list)) and len(out) == 2
+               and all(isinstance(t, torch.Tensor) for t in out) and out[0].shape == out[1].shape,
+               f"it returned {type(out).__name__}" + (f" of length {len(out)}"
+                                                      if isinstance(out, (tuple, list)) else ""),
+               "return z_loc, z_scale: two tensors of shape (N, z_dim)")
+    return out[0], out[1]
+
+
 def _registered(trace, module) -> bool:
     """True when every parameter of ``module`` appears as a param site of ``trace``."""
     seen = {id(site["value"]) for site in trace.nodes.values() if site["type"] == "param"}
@@ -91,6 +114,7 @@ def _registered(trace, module) -> bool:
 def check_model(vae, x: torch.Tensor) -> None:
     """The model: sites 'z' (latent, N(0, I)) and 'x' (observed, Bernoulli on logits), plate, shapes."""
     with SelfCheck("model") as sc, _isolated():
+        _require_parts(sc, vae)
         n = len(x)
         trace = _trace(sc, vae.model, x, "model")
         sites = _sample_sites(trace)
@@ -106,13 +130,13 @@ def check_model(vae, x: torch.Tensor) -> None:
         _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
         _check_site_shapes(sc, xs, "x", n, X_DIM, "pixels")
         prior = z["fn"]
+        normal = isinstance(_base(prior), torch.distributions.Normal)
         sc.true("p(z) is the standard normal (mean zero, identity covariance)",
-                isinstance(_base(prior), torch.distributions.Normal)
-                and torch.allclose(prior.mean, torch.zeros_like(prior.mean))
+                normal and torch.allclose(prior.mean, torch.zeros_like(prior.mean))
                 and torch.allclose(prior.variance, torch.ones_like(prior.variance)),
-                f"{type(_base(prior)).__name__} with mean in [{prior.mean.min():.3g}, "
-                f"{prior.mean.max():.3g}] and variance in [{prior.variance.min():.3g}, "
-                f"{prior.variance.max():.3g}]",
+                f"Normal with mean in [{prior.mean.min():.3g}, {prior.mean.max():.3g}] and variance "
+                f"in [{prior.variance.min():.3g}, {prior.variance.max():.3g}]" if normal
+                else f"got {type(_base(prior)).__name__}",
                 "use dist.Normal(zeros, ones) with tensors of shape (N, z_dim)")
         lik = _base(xs["fn"])
         from_logits = "logits" in vars(lik) and "probs" not in vars(lik)
@@ -133,6 +157,7 @@ def check_model(vae, x: torch.Tensor) -> None:
 def check_guide(vae, x: torch.Tensor) -> None:
     """The guide: one latent site 'z' ~ N(z_loc(x), z_scale(x)^2) in a plate, event dim 1."""
     with SelfCheck("guide") as sc, _isolated():
+        _require_parts(sc, vae)
         n = len(x)
         trace = _trace(sc, vae.guide, x, "guide")
         sites = _sample_sites(trace)
@@ -144,12 +169,11 @@ def check_guide(vae, x: torch.Tensor) -> None:
                 "no obs= in the guide")
         _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
         q = z["fn"]
-        with torch.no_grad():
-            z_loc, z_scale = vae.encoder(x)
+        z_loc, z_scale = _encode(sc, vae, x)
+        _require(sc, "q(z|x) is a Normal", isinstance(_base(q), torch.distributions.Normal),
+                 f"got {type(_base(q)).__name__}", "use dist.Normal(z_loc, z_scale).to_event(1)")
         if q.mean.shape != z_loc.shape:
             raise _Abort  # the shape check above has already said what is wrong
-        sc.true("q(z|x) is a Normal", isinstance(_base(q), torch.distributions.Normal),
-                f"got {type(_base(q)).__name__}", "use dist.Normal(z_loc, z_scale).to_event(1)")
         sc.close("its mean is the encoder's z_loc", q.mean, z_loc,
                  hint="pass the encoder's first output as the loc")
         close_to_sq = torch.allclose(q.stddev, z_scale.pow(2), rtol=1e-4, atol=1e-6)
@@ -167,19 +191,24 @@ def check_guide(vae, x: torch.Tensor) -> None:
 def check_elbo(vae, x: torch.Tensor) -> None:
     """Pyro's losses from the student's model and guide equal the reference on the same noise."""
     with SelfCheck("elbo") as sc, _isolated():
+        _require_parts(sc, vae, ("encoder", "decoder", "z_dim", "model", "guide", "parameters"))
         guide_trace = _trace(sc, vae.guide, x, "guide")
         _require(sc, "the guide has a site 'z' to replay", "z" in _sample_sites(guide_trace),
                  "no sample site 'z' in the guide", "run the guide's self-check first")
         replayed = poutine.replay(vae.guide, trace=guide_trace)
         z = guide_trace.nodes["z"]["value"]
-        z_loc, z_scale = vae.encoder(x)
+        z_loc, z_scale = _encode(sc, vae, x)
+        sc.shape("the guide's z", z, tuple(z_loc.shape), quiet=True,
+                 hint="run the guide's self-check first: it says what differs")
         eps = ((z - z_loc) / z_scale).detach()        # the noise behind the guide's draw
-        reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)   # the same networks and weights
+        reference = sc.call(PyroVAE, vae.encoder, vae.decoder, vae.z_dim, quiet=True,
+                            what="the course's PyroVAE builds around your networks")
         reference_replayed = poutine.replay(reference.guide, trace=guide_trace)
 
         mean_field = sc.call(lambda: TraceMeanField_ELBO().loss(vae.model, replayed, x),
                              what="TraceMeanField_ELBO runs on your model and guide")
-        expected = negative_elbo(vae, x, eps).sum().item()
+        expected = sc.call(lambda: negative_elbo(vae, x, eps).sum().item(), quiet=True,
+                           what="unit 04's negative_elbo runs on your networks")
         sc.close("TraceMeanField_ELBO equals the hand-written negative ELBO summed over the batch",
                  torch.tensor(mean_field), torch.tensor(expected), atol=1e-3, rtol=1e-5,
                  hint=f"your loss is {mean_field / expected:.4g}× the reference: are the pixels and "
@@ -187,22 +216,26 @@ def check_elbo(vae, x: torch.Tensor) -> None:
                       "likelihood Bernoulli(logits=decoder(z))?")
         trace_elbo = sc.call(lambda: Trace_ELBO().loss(vae.model, replayed, x),
                              what="Trace_ELBO runs on your model and guide")
-        expected = Trace_ELBO().loss(reference.model, reference_replayed, x)
+        expected = sc.call(lambda: Trace_ELBO().loss(reference.model, reference_replayed, x),
+                           quiet=True, what="the reference Trace_ELBO runs on your networks")
         sc.close("Trace_ELBO equals the reference model and guide's (utils.pyro_vae.PyroVAE)",
                  torch.tensor(trace_elbo), torch.tensor(expected), atol=1e-3, rtol=1e-5,
                  hint="compare your guide's Normal with the encoder's (z_loc, z_scale)")
 
         params = list(vae.parameters())
-        loss = TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x)
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-        if any(g is None for g in grads):
+        loss = sc.call(lambda: TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x),
+                       quiet=True, what="TraceMeanField_ELBO's differentiable loss runs")
+        grads = (torch.autograd.grad(loss, params, allow_unused=True)
+                 if getattr(loss, "requires_grad", False) else [None] * len(params))
+        if not params or any(g is None for g in grads):
             sc.true("the loss depends on every parameter of the encoder and the decoder", False,
                     f"{sum(g is None for g in grads)} parameter tensors get no gradient",
                     "do not detach anything in the model or the guide")
             raise _Abort
         grads = torch.cat([g.flatten() for g in grads])
         expected = torch.cat([g.flatten() for g in
-                              torch.autograd.grad(negative_elbo(vae, x, eps).sum(), params)])
+                              torch.autograd.grad(negative_elbo(vae, x, eps).sum(), params,
+                                                  allow_unused=True, materialize_grads=True)])
         sc.close("the gradients equal the reference's", grads, expected,
                  atol=1e-4 * expected.abs().max().item(), rtol=1e-4,
                  hint="z must stay differentiable: sample it with pyro.sample in the guide, no detach")

@@ -1,0 +1,603 @@
+"""Self-checks for exercise 06: what the ELBO trades off.
+
+The student writes four functions:
+
+- ``rate_distortion(vae, x, eps=None) -> (D, R)``, each of shape (N,): the distortion −log p(x|z) at
+  z = z_loc + z_scale ⊙ eps and the rate KL(q(z|x) ‖ p(z)) in closed form;
+- ``active_units(z_loc, threshold=0.01) -> (count, variance)``: Var over images of each latent
+  dimension's posterior mean, and how many exceed the threshold (Burda et al., 2016);
+- ``iwae_negative_bound(vae, x, k, eps=None) -> (N,)``: −[logsumexp_k log w_k − log K] with
+  ``eps`` of shape (K, N, z_dim);
+- ``free_bits_rate(z_loc, z_scale, lam) -> ()``: Σ_d max(λ, mean over the batch of KL_d)
+  (Kingma et al., 2016), which lecture 06 does not write out.
+
+Each check runs one function on fixed weights, images and noise and compares it with a reference:
+:mod:`utils.tradeoffs` for the first three (the lecture's reusable copy), :func:`free_bits_rate`
+below for the fourth. A check uses only the reference encoder and decoder (:class:`utils.vae.VAE`),
+never another of the student's functions, so one mistake gives one ✗. A ✗ names what differed and
+by how much, with one hint: the typical mistake that reproduces the student's numbers, when one
+does. A check stops at its first ✗, so it gives at most one hint per function. Whatever the
+student's function returns or raises, a check prints one line per check and never a traceback. Random numbers come from fixed seeds in a forked generator: every run prints the
+same lines, and the caller's random state is left alone.
+
+:func:`ready` lets a notebook cell that uses the student's functions skip itself with one line
+while one of them is unfinished or wrong.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from typing import Any, Callable, Iterator
+
+import torch
+from torch.distributions import Normal
+from torch.nn import functional as F
+
+from . import FAIL, PASS, SelfCheck
+from .. import tradeoffs
+from ..vae import VAE
+
+N, Z_DIM, HIDDEN, X_DIM = 64, 4, 64, 784    # the fixed batch and model of the checks
+K = 5                                       # importance samples in the iwae check
+LAM = 0.5                                   # free bits per latent dimension, in nats
+THRESHOLD = 0.01                            # Burda et al.'s activity threshold
+NOT_IMPLEMENTED = ("replace the `raise NotImplementedError` with your code, run that cell, "
+                   "then this one")
+NO_GRAD_HINT = ("stay in torch (no .detach(), .item(), .numpy() or torch.no_grad()) so that training "
+                "has gradients")
+
+
+# ---- the reference free-bits rate (lecture 06 does not write it out) ----------------------------------
+def free_bits_rate(z_loc: torch.Tensor, z_scale: torch.Tensor, lam: float) -> torch.Tensor:
+    """The free-bits rate of a batch (Kingma et al., 2016), a 0-d tensor in nats per image:
+    Σ_d max(λ, (1/N) Σ_n KL_nd), KL_nd = ½ (μ_nd² + σ_nd² − 1 − log σ_nd²). Each latent dimension
+    pays at least λ nats; below that its KL has no gradient, so nothing pushes it to the prior."""
+    kl = 0.5 * (z_loc.pow(2) + z_scale.pow(2) - 1 - 2 * z_scale.log())    # (N, z_dim)
+    return kl.mean(0).clamp(min=lam).sum()
+
+
+# ---- fixed inputs ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """torch's global generator seeded with ``seed`` inside, restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _small_vae(seed: int = 0) -> VAE:
+    """A small VAE with fixed weights: its guide sits away from the prior (a few nats of rate) and
+    its decoder reacts to z, so the K importance weights of an image differ by several nats."""
+    with _seeded(seed):
+        vae = VAE(Z_DIM, HIDDEN)
+    with torch.no_grad():
+        vae.encoder.loc.bias.copy_(torch.tensor([0.8, -0.6, 0.3, 1.0]))
+        vae.encoder.log_scale.bias.fill_(-0.7)
+        vae.decoder.net[0].weight.mul_(4.0)
+    return vae
+
+
+def _binary_images(seed: int = 0, n: int = N) -> torch.Tensor:
+    """Fixed binary 'images': each pixel on with a probability that varies over the image."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(torch.rand(n, X_DIM, generator=gen) ** 3, generator=gen)
+
+
+def _noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _activity_codes() -> torch.Tensor:
+    """Posterior means (500, 9) whose per-dimension variances over the images (biased) are exactly
+    VARIANCES: 4 dimensions above 0.01, 2 above 0.1, 6 with a standard deviation above 0.01, and
+    a last dimension constant at 0.5 (variance 0). Every dimension has a non-zero mean."""
+    gen = torch.Generator().manual_seed(3)
+    z = torch.randn(500, len(_VARIANCES) - 1, generator=gen, dtype=torch.float64)
+    z = (z - z.mean(0)) / z.std(0, unbiased=False)
+    z = z * torch.tensor(_VARIANCES[:-1], dtype=torch.float64).sqrt() + 0.3
+    return torch.cat([z, torch.full((500, 1), 0.5, dtype=torch.float64)], 1).float()
+
+
+_VARIANCES = [1.0, 0.3, 0.05, 0.02, 0.006, 0.003, 1e-5, 1e-6, 0.0]
+
+
+def _free_bits_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """(z_loc, z_scale) of 64 images and 6 dimensions: dimensions 0-1 far from the prior (mean KL
+    above λ), 2-3 at it, 4-5 at it except for 8 images (mean KL below λ, some images above it)."""
+    gen = torch.Generator().manual_seed(4)
+    z_loc = torch.randn(N, 6, generator=gen) * torch.tensor([1.5, 1.5, 0.05, 0.05, 0.05, 0.05])
+    z_scale = torch.cat([0.3 + 0.5 * torch.rand(N, 2, generator=gen),
+                         0.95 + 0.05 * torch.rand(N, 4, generator=gen)], 1)
+    z_loc[:8, 4:] = 1.5
+    return z_loc, z_scale
+
+
+# ---- helpers -----------------------------------------------------------------------------------------
+def _one_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return (text[:150] + " …") if len(text) > 150 or len(lines) > 1 else text
+
+
+def _describe(value: Any) -> str:
+    """What a student's function returned, for a ✗ line."""
+    if value is None:
+        return "None"
+    shape = getattr(value, "shape", None)
+    kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}" \
+        if type(value).__module__ not in ("builtins",) else type(value).__name__
+    return kind + (f" of shape {tuple(shape)}" if shape is not None else "")
+
+
+def _run(sc: SelfCheck, fn: Callable, *args, what: str, hint: str = "", quiet: bool = False):
+    """Run the student's ``fn``: (True, result), or (False, None) after one ✗ line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fn(*args)
+    except NotImplementedError:
+        sc.true(what, False, "not implemented yet", NOT_IMPLEMENTED)
+        return False, None
+    except Exception as err:  # the student's bug: one line, not a traceback wall
+        sc.true(what, False, f"raised {type(err).__name__}: {_one_line(err)}",
+                hint or "call your function by hand on a small input to see the full traceback")
+        return False, None
+    if not quiet:
+        sc.true(what, True, "")
+    return True, result
+
+
+def _float_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
+
+
+def _not_a_tensor(name: str, value: Any, hint: str = NO_GRAD_HINT) -> tuple[str, str]:
+    """(problem, hint) for a value that should have been a float torch tensor."""
+    if value is None:
+        return f"{name} is None", "did you forget a `return`?"
+    if isinstance(value, torch.Tensor):
+        return (f"{name} is a tensor of dtype {value.dtype}",
+                "compute it in floating point from the model's outputs")
+    return f"{name} is {_describe(value)}, not a torch.Tensor", hint
+
+
+def _near(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> bool:
+    """True when tensors of the same shape agree within ``tol`` relative to |b| + 1."""
+    try:
+        a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    except Exception:
+        return False
+    return a.shape == b.shape and bool(((a - b).abs() <= tol * (b.abs() + 1)).all())
+
+
+def _hint(actual: torch.Tensor, candidates: dict[str, torch.Tensor], default: str) -> str:
+    """The hint of the first typical mistake that reproduces ``actual``, else ``default``."""
+    for hint, wrong in candidates.items():
+        if _near(actual, wrong):
+            return hint
+    return default
+
+
+def _same_gradients(sc: SelfCheck, what: str, loss: Any, expected: torch.Tensor,
+                    params: dict[str, torch.Tensor], hint: str) -> bool:
+    """Pass when the gradient of ``loss`` (the student's) w.r.t. each of ``params`` matches the one of
+    ``expected`` (the reference's)."""
+    names, tensors = list(params), list(params.values())
+    if not (_float_tensor(loss) and loss.requires_grad):
+        return sc.true(what, False, "the result carries no gradient", hint)
+    wanted = torch.autograd.grad(expected.sum(), tensors)
+    try:
+        got = torch.autograd.grad(loss.sum(), tensors, allow_unused=True)
+    except Exception as err:
+        return sc.true(what, False, f"backward failed: {_one_line(err)}", NO_GRAD_HINT)
+    wrong = [name for name, g, e in zip(names, got, wanted)
+             if g is None or g.shape != e.shape
+             or not torch.allclose(g, e, rtol=1e-3, atol=1e-4 * (e.abs().max().item() + 1e-6))]
+    return sc.true(what, not wrong, f"the gradient is missing or wrong for {', '.join(wrong[:3])}"
+                   + (" …" if len(wrong) > 3 else ""), hint)
+
+
+# ---- rate and distortion -----------------------------------------------------------------------------
+def _pair_problem(out: Any) -> tuple[str, str] | None:
+    """(problem, hint) when ``out`` is not (D, R), two float tensors of shape (N,); else None."""
+    if out is None:
+        return "returned None", "end with `return distortion, rate`"
+    if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
+        return (f"returned {_describe(out)}, not the pair (D, R)",
+                "return two tensors, in this order: `return distortion, rate`")
+    if len(out) != 2:
+        return f"returned {len(out)} values, not 2", "return exactly two tensors: `return distortion, rate`"
+    shape_hints = {
+        "D": {(N, X_DIM): "sum −log p(x|z) over the 784 pixels (dim -1): one distortion per image",
+              (): "one value per image: do not sum or average over the batch"},
+        "R": {(N, Z_DIM): "sum the KL over the latent dimensions (dim -1): one rate per image",
+              (): "one value per image: do not sum or average over the batch"},
+    }
+    for name, value in zip(("D", "R"), out):
+        if not _float_tensor(value):
+            return _not_a_tensor(name, value)
+        if tuple(value.shape) != (N,):
+            return (f"{name}: expected shape ({N},), got {tuple(value.shape)}",
+                    shape_hints[name].get(tuple(value.shape),
+                                          f"{name} has one value per image: shape ({N},)"))
+    return None
+
+
+def check_rate_distortion(rate_distortion: Callable) -> None:
+    """D and R per image on fixed weights, images and noise, against utils.tradeoffs.rate_distortion;
+    its own noise when eps is None; gradients of D + R as the reference's."""
+    vae, x, eps = _small_vae(), _binary_images(), _noise((N, Z_DIM), 1)
+    with torch.no_grad():
+        ref_d, ref_r = tradeoffs.rate_distortion(vae, x, eps)
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(z_loc + z_scale * eps)
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
+        z = z_loc + z_scale * eps
+        d_wrong = {
+            "D = −log p(x|z) is a cost (≥ 0): you returned log p(x|z)": -ref_d,
+            "sum over the 784 pixels, do not average": bce.mean(-1),
+            "use z = z_loc + z_scale * eps with the eps you were given, not z = z_loc":
+                F.binary_cross_entropy_with_logits(vae.decoder(z_loc), x, reduction="none").sum(-1),
+            "z_scale is the standard deviation: z = z_loc + z_scale * eps (do not square it)":
+                F.binary_cross_entropy_with_logits(vae.decoder(z_loc + z_scale**2 * eps), x,
+                                                   reduction="none").sum(-1),
+            "the decoder returns logits: use binary_cross_entropy_with_logits on them, no sigmoid":
+                F.binary_cross_entropy_with_logits(logits.sigmoid(), x, reduction="none").sum(-1),
+        }
+        r_wrong = {
+            "the sign is flipped: a KL divergence is never negative": -ref_r,
+            "z_scale is the standard deviation σ: the KL has σ² = z_scale**2 and log σ² = 2·log z_scale":
+                0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1),
+            "log σ² = 2·log(z_scale): you used log(z_scale)":
+                0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1),
+            "you are missing the factor ½": 2 * ref_r,
+            "sum over the latent dimensions, do not average": per_dim.mean(-1),
+            "R is the closed-form KL, not the one-sample estimate log q(z|x) − log p(z)":
+                (Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1),
+        }
+    with SelfCheck("rate_distortion") as sc:
+        with torch.no_grad():
+            ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(),
+                            what="rate_distortion(vae, x, eps) runs")
+        if not ran:
+            return
+        problem = _pair_problem(out)
+        if problem:
+            sc.true(f"returns (D, R), two tensors of shape ({N},)", False, *problem)
+            return
+        sc.true(f"returns (D, R), two tensors of shape ({N},)", True, "")
+        d, r = out
+        if _near(d, ref_r) and _near(r, ref_d):
+            sc.true("D = −log p(x|z) at z = z_loc + z_scale·eps, summed over pixels", False,
+                    f"D and R are swapped (D averages {d.mean():.1f} nats, R {r.mean():.1f})",
+                    "return them in the order (distortion, rate)")
+            return
+        if not sc.close("D = −log p(x|z) at z = z_loc + z_scale·eps, summed over pixels", d, ref_d,
+                        atol=1e-4, rtol=1e-5,
+                        hint=_hint(d, d_wrong, "D = binary_cross_entropy_with_logits(vae.decoder(z), x, "
+                                               "reduction='none').sum(-1)")):
+            return
+        if not sc.close("R = KL(q(z|x) ‖ N(0, I)) in closed form, summed over dimensions", r, ref_r,
+                        atol=1e-5, rtol=1e-5,
+                        hint=_hint(r, r_wrong, "R = ½ Σ_d (z_loc² + z_scale² − 1 − log z_scale²)")):
+            return
+        with torch.no_grad(), _seeded(0):
+            ran, out = _run(sc, rate_distortion, vae, x.clone(),
+                            what="rate_distortion(vae, x) without eps runs",
+                            hint="when eps is None, draw it: eps = torch.randn_like(z_loc)")
+        if not ran:
+            return
+        if _pair_problem(out):
+            sc.true("without eps: (D, R) of shape (64,) each", False, *_pair_problem(out))
+            return
+        params = dict(vae.named_parameters())
+        ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(), quiet=True,
+                        what="rate_distortion(vae, x, eps) runs with gradients on")
+        if ran:
+            if _pair_problem(out):
+                sc.true("with gradients on: (D, R) of shape (64,) each", False, *_pair_problem(out))
+            else:
+                _same_gradients(sc, "gradients of D + R reach every encoder and decoder weight",
+                                out[0] + out[1], sum(tradeoffs.rate_distortion(vae, x, eps)), params,
+                                NO_GRAD_HINT)
+
+
+# ---- active units ------------------------------------------------------------------------------------
+def _count(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (int, 0-d tensor, NumPy scalar); else None."""
+    if isinstance(value, (bool, str, bytes)):
+        return None
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.dim() > 0:
+            return None
+        value = value.item()
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(as_float) if math.isfinite(as_float) and as_float == int(as_float) else None
+
+
+def _units_problem(out: Any, z_dim: int, n: int) -> tuple[str, str] | None:
+    """(problem, hint) when ``out`` is not (count, variance (z_dim,)); else None."""
+    if out is None:
+        return "returned None", "end with `return count, variance`"
+    if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
+        return (f"returned {_describe(out)}, not the pair (count, variance)",
+                "return both, in this order: `return count, variance`")
+    if len(out) != 2:
+        return f"returned {len(out)} values, not 2", "return exactly two values: `return count, variance`"
+    count, variance = out
+    if not _float_tensor(variance):
+        if _count(variance) is not None and _float_tensor(count):
+            return "returned (variance, count)", "return them in the order (count, variance)"
+        return _not_a_tensor("the variance", variance,
+                             "stay in torch (no .numpy() or .tolist()): z_loc.var(0, unbiased=False)")
+    if tuple(variance.shape) != (z_dim,):
+        hint = {(n,): "that is one variance per image: take the variance over the images, "
+                      "z_loc.var(0), one value per latent dimension",
+                (): "one variance per latent dimension: reduce over the images (dim 0) only"}
+        return (f"the variance: expected shape ({z_dim},), got {tuple(variance.shape)}",
+                hint.get(tuple(variance.shape), "one variance per latent dimension, over the images (dim 0)"))
+    if _count(count) is None:
+        return (f"the count is {_describe(count)}, not a whole number",
+                "count the active dimensions: int((variance > threshold).sum())")
+    return None
+
+
+def check_active_units(active_units: Callable) -> None:
+    """The variance of each dimension's posterior mean over the images and the number above the
+    threshold, on fixed codes built with known variances."""
+    z_loc = _activity_codes()
+    n, z_dim = z_loc.shape
+    expected = z_loc.double().var(0, unbiased=False)
+    stated = torch.tensor(_VARIANCES, dtype=torch.float64)
+    with SelfCheck("active_units") as sc:
+        ran, out = _run(sc, active_units, z_loc.clone(), what="active_units(z_loc) runs")
+        if not ran:
+            return
+        what = f"returns (count, variance), the variance of shape ({z_dim},)"
+        problem = _units_problem(out, z_dim, n)
+        if problem:
+            sc.true(what, False, *problem)
+            return
+        sc.true(what, True, "")
+        count, variance = _count(out[0]), out[1]
+        wrong = {
+            "the variance, not the standard deviation: do not take a square root": stated.sqrt(),
+            "subtract each dimension's mean over the images: Var = mean((z − mean(z))²)":
+                z_loc.double().pow(2).mean(0),
+        }
+        # the biased (1/N) and the unbiased (1/(N − 1)) variance both pass: they differ by 0.2 %
+        if not sc.close("the variance over the images of each dimension's posterior mean", variance,
+                        expected, atol=1e-6, rtol=3e-3,
+                        hint=_hint(variance, wrong, "Var_x(E_q[z_d]) = z_loc.var(0, unbiased=False)")):
+            return
+        count_hints = {
+            2: "the threshold is 0.01 by default: compare with the `threshold` argument",
+            6: "you compared the standard deviation with the threshold; compare the variance",
+            5: "you counted the inactive dimensions: active means variance > threshold",
+        }
+        if not sc.true("4 of 9 dimensions are active at the default threshold 0.01", count == 4,
+                       f"counted {count}",
+                       count_hints.get(count, "count = int((variance > threshold).sum())")):
+            return
+        ran, out = _run(sc, active_units, z_loc.clone(), 0.04, quiet=True,
+                        what="active_units(z_loc, threshold=0.04) runs")
+        if not ran:
+            return
+        got = _count(out[0]) if not _units_problem(out, z_dim, n) else None
+        if not sc.true("threshold=0.04: 3 active (the argument is used)", got == 3, f"counted {got}",
+                       "use the `threshold` argument, not a fixed number" if got == 4 else ""):
+            return
+        ran, out = _run(sc, active_units, z_loc.clone(), 0.0, quiet=True,
+                        what="active_units(z_loc, threshold=0.0) runs")
+        if not ran:
+            return
+        got = _count(out[0]) if not _units_problem(out, z_dim, n) else None
+        sc.true("threshold=0: a constant dimension (variance 0) is still inactive", got == 8,
+                f"counted {got} of 9", "active means variance *greater than* the threshold: use >, not >="
+                if got == 9 else "count = int((variance > threshold).sum())")
+
+
+# ---- the importance-weighted loss --------------------------------------------------------------------
+def _iwae_shape_hint(shape: tuple[int, ...]) -> str:
+    return {(): "one value per image: do not sum or average over the batch (the training loop averages)",
+            (K,): "take the logsumexp over the K samples (dim 0), not over the images",
+            (K, N): "reduce the K log-weights of each image with torch.logsumexp(log_w, 0)",
+            (N, Z_DIM): "sum log p(z) and log q(z|x) over the latent dimension (dim -1)",
+            (K, N, Z_DIM): "sum log p(z) and log q(z|x) over the latent dimension (dim -1)",
+            }.get(shape, f"one value per image: shape ({N},)")
+
+
+def _iwae_problem(out: Any) -> tuple[str, str] | None:
+    if not _float_tensor(out):
+        if isinstance(out, (tuple, list)):
+            return (f"returned {_describe(out)} of {len(out)} values, not one tensor",
+                    "return only the loss per image, a tensor of shape (N,)")
+        return _not_a_tensor("the result", out)
+    if tuple(out.shape) != (N,):
+        return f"expected shape ({N},), got {tuple(out.shape)}", _iwae_shape_hint(tuple(out.shape))
+    return None
+
+
+def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
+    """−[logsumexp_k log w_k − log K] per image with the reference encoder and decoder on fixed
+    weights, images and noise (K = 5), against utils.tradeoffs.iwae_negative_bound; its own noise
+    of shape (k, N, z_dim) when eps is None; gradients as the reference's."""
+    vae, x, eps = _small_vae(), _binary_images(1), _noise((K, N, Z_DIM), 2)
+    with torch.no_grad():
+        expected = tradeoffs.iwae_negative_bound(vae, x, K, eps)
+        z_loc, z_scale = vae.encoder(x)
+        z = z_loc + z_scale * eps
+        log_px = -F.binary_cross_entropy_with_logits(vae.decoder(z), x.expand(K, *x.shape),
+                                                     reduction="none").sum(-1)
+        log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_qz = Normal(z_loc, z_scale).log_prob(z).sum(-1)
+        log_w = log_px + log_pz - log_qz
+        lse, log_k = torch.logsumexp(log_w, 0), math.log(K)
+        terms = "log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x): a term is missing or has the wrong sign"
+        wrong = {
+            "the log of the *mean weight* is logsumexp_k(log w_k) − log K, not the mean of log w_k":
+                -log_w.mean(0),
+            "subtract log K: logsumexp adds the K weights, the bound averages them": -lse,
+            "log K has the wrong sign: the loss is −(logsumexp_k log w_k − log K)": -(lse + log_k),
+            "return the *negative* bound, a loss to minimise": lse - log_k,
+            terms: -(torch.logsumexp(log_px - log_qz, 0) - log_k),
+            f"{terms} ": -(torch.logsumexp(log_px + log_pz, 0) - log_k),
+            f" {terms}": -(torch.logsumexp(log_px + log_pz + log_qz, 0) - log_k),
+            "Normal(loc, scale) takes the standard deviation z_scale, not the variance":
+                -(torch.logsumexp(log_px + log_pz - Normal(z_loc, z_scale**2).log_prob(z).sum(-1), 0)
+                  - log_k),
+            "do not add the closed-form KL: the weights already hold p(z_k) / q(z_k|x)":
+                -(torch.logsumexp(log_px, 0) - log_k) + tradeoffs.rate_distortion(vae, x, eps[0])[1],
+        }
+    with SelfCheck("iwae_negative_bound") as sc:
+        with torch.no_grad():
+            ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(),
+                            what=f"iwae_negative_bound(vae, x, k={K}, eps) runs")
+        if not ran:
+            return
+        what = f"returns one loss per image, shape ({N},)"
+        problem = _iwae_problem(out)
+        if problem:
+            sc.true(what, False, *problem)
+            return
+        sc.true(what, True, "")
+        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
+            hint = ("exp(log w) underflows to 0 (log w is about −500 nats): "
+                    "use torch.logsumexp(log_w, 0) − math.log(k)")
+        else:
+            hint = _hint(out, wrong, "z_k = z_loc + z_scale * eps[k] with the eps you were given; "
+                                     "loss = −(logsumexp_k log w_k − log K)").strip()
+        if not sc.close("−(logsumexp_k log w_k − log K) on fixed weights, images and noise", out,
+                        expected, atol=1e-4, rtol=1e-5, hint=hint):
+            return
+        with torch.no_grad(), _seeded(0):
+            ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), 3, quiet=True,
+                            what="iwae_negative_bound(vae, x, k=3) without eps runs",
+                            hint="when eps is None, draw K samples: torch.randn(k, *z_loc.shape)")
+        if not ran:
+            return
+        problem = _iwae_problem(out)
+        if not sc.true("without eps: draws its own noise, one loss per image", problem is None,
+                       problem[0] if problem else "",
+                       "when eps is None, draw eps of shape (k, N, z_dim): torch.randn(k, *z_loc.shape)"):
+            return
+        ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(), quiet=True,
+                        what="iwae_negative_bound runs with gradients on")
+        if ran:
+            if _iwae_problem(out):
+                sc.true("with gradients on: one loss per image", False, *_iwae_problem(out))
+            else:
+                _same_gradients(sc, "gradients reach every encoder and decoder weight as the reference's",
+                                out, tradeoffs.iwae_negative_bound(vae, x, K, eps),
+                                dict(vae.named_parameters()), NO_GRAD_HINT)
+
+
+# ---- free bits ---------------------------------------------------------------------------------------
+def check_free_bits_rate(free_bits_rate_fn: Callable) -> None:
+    """Σ_d max(λ, mean_n KL_nd) on fixed guide outputs against :func:`free_bits_rate`, with λ = 0.5
+    and λ = 0.1; zero gradient for the dimensions under λ."""
+    z_loc, z_scale = _free_bits_inputs()
+    z_dim = z_loc.shape[1]
+    per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
+    expected = free_bits_rate(z_loc, z_scale, LAM)
+    mean_kl = per_dim.mean(0)
+    separately = "clamp each dimension's batch-mean KL separately, then sum: Σ_d max(λ, mean_n KL_nd)"
+    wrong = {
+        "average each dimension's KL over the batch first, then clamp: max(λ, mean_n KL_nd)":
+            per_dim.clamp(min=LAM).mean(0).sum(),
+        separately: mean_kl.sum(),
+        f"{separately} ": mean_kl.sum().clamp(min=LAM * z_dim),
+        f" {separately}": per_dim.sum(1).clamp(min=LAM).mean(),
+        "average over the batch (nats per image), do not sum": per_dim.sum(0).clamp(min=LAM).sum(),
+        "free bits clamp from below: max(λ, ·), i.e. .clamp(min=lam)": mean_kl.clamp(max=LAM).sum(),
+        "sum over the latent dimensions, do not average": mean_kl.clamp(min=LAM).mean(),
+        "z_scale is the standard deviation σ: KL_nd has σ² = z_scale**2 and log σ² = 2·log z_scale":
+            (0.5 * (z_loc**2 + z_scale - 1 - z_scale.log())).mean(0).clamp(min=LAM).sum(),
+        "log σ² = 2·log(z_scale): you used log(z_scale)":
+            (0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log())).mean(0).clamp(min=LAM).sum(),
+    }
+    shape_hints = {(z_dim,): "sum the clamped values over the latent dimensions: one number for the batch",
+                   (N,): "average each dimension's KL over the batch (dim 0) before clamping: one number",
+                   (N, z_dim): "average over the batch (dim 0), clamp at λ, then sum over dimensions"}
+
+    def problem_of(out: Any) -> tuple[str, str] | None:
+        if not _float_tensor(out):
+            return _not_a_tensor("the result", out)
+        if out.dim() != 0:
+            return (f"expected a 0-d tensor (one number for the batch), got shape {tuple(out.shape)}",
+                    shape_hints.get(tuple(out.shape), "one number for the batch: sum over dimensions"))
+        return None
+
+    with SelfCheck("free_bits_rate") as sc:
+        loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
+        ran, out = _run(sc, free_bits_rate_fn, loc, scale, LAM,
+                        what=f"free_bits_rate(z_loc, z_scale, lam={LAM}) runs")
+        if not ran:
+            return
+        problem = problem_of(out)
+        if problem:
+            sc.true("returns one number for the batch, a 0-d tensor", False, *problem)
+            return
+        sc.true("returns one number for the batch, a 0-d tensor", True, "")
+        if not sc.close(f"Σ_d max(λ, mean_n KL_nd) at λ = {LAM}, on fixed z_loc and z_scale", out,
+                        expected, atol=1e-5, rtol=1e-5,
+                        hint=_hint(out, wrong, "R_free = Σ_d max(λ, mean_n KL_nd) with "
+                                               "KL_nd = ½ (μ² + σ² − 1 − log σ²)").strip()):
+            return
+        if not _same_gradients(sc, "the gradient is 0 for dimensions under λ and the KL's above it", out,
+                               free_bits_rate(loc, scale, LAM), {"z_loc": loc, "z_scale": scale},
+                               "clamp with torch: kl.mean(0).clamp(min=lam), not Python's max or .item()"):
+            return
+        with torch.no_grad():
+            ran, out = _run(sc, free_bits_rate_fn, z_loc.clone(), z_scale.clone(), 0.1, quiet=True,
+                            what="free_bits_rate(z_loc, z_scale, lam=0.1) runs")
+        if ran and problem_of(out):
+            sc.true("λ = 0.1: the `lam` argument is used", False, *problem_of(out))
+        elif ran:
+            sc.close("λ = 0.1: the `lam` argument is used", out, free_bits_rate(z_loc, z_scale, 0.1),
+                     atol=1e-5, rtol=1e-5, hint="use the `lam` argument, not a fixed number")
+
+
+# ---- for the notebook's cells that use the student's functions ---------------------------------------
+_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+    "rate_distortion": ("Section 1", check_rate_distortion),
+    "active_units": ("Section 2", check_active_units),
+    "iwae_negative_bound": ("Section 3", check_iwae_negative_bound),
+    "free_bits_rate": ("Section 4", check_free_bits_rate),
+}
+
+
+def ready(*functions: Callable) -> bool:
+    """True when each of ``functions`` (the exercise's, by name) passes its self-check, run silently.
+    Otherwise print one line naming those to finish first, and return False: a cell that uses them
+    runs ``if unit06.ready(...):`` and skips itself instead of failing with a traceback."""
+    unfinished = []
+    for fn in functions:
+        name = getattr(fn, "__name__", "")
+        if not callable(fn):
+            print(f"⏭ skipped: expected one of your functions, got {_describe(fn)}; re-run its cell")
+            return False
+        if name not in _PARTS:
+            continue
+        section, check = _PARTS[name]
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                check(fn)
+            passed = FAIL not in printed.getvalue() and PASS in printed.getvalue()
+        except Exception:   # SelfCheckFailed (strict mode), or anything else: not ready
+            passed = False
+        if not passed:
+            why = ("not written yet" if "not implemented yet" in printed.getvalue()
+                   else "fails its self-check")
+            unfinished.append(f"`{name}` ({section}: {why})")
+    if unfinished:
+        print(f"⏭ skipped: first finish {' and '.join(unfinished)}, then re-run this cell")
+    return not unfinished
