@@ -45,7 +45,7 @@ def x():
 # ---- exact variances -----------------------------------------------------------------------------
 def test_exact_pathwise_variance_of_quadratic_matches_closed_form():
     # f' = 2(z - k): Var[2(z - k)] = 4 sigma^2; Var[2(z - k) eps] = 4 (mu - k)^2 + 8 sigma^2
-    s, m, k = unit03.SIGMA, unit03.MU, unit03.K
+    s, m, k = unit03.SIGMA, unit03.MU, unit03.SHIFT
     expected = torch.tensor([4 * s**2, 4 * (m - k) ** 2 + 8 * s**2], dtype=torch.float64) / 4
     torch.testing.assert_close(unit03.exact_variances("quadratic", "pathwise", 4), expected)
 

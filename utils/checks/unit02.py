@@ -40,6 +40,18 @@ def _build(sc: SelfCheck, Encoder, Decoder, z_dim: int, seed: int = 0):
     return sc.call(build, what=f"Encoder(z_dim={z_dim}) and Decoder(z_dim={z_dim}) build")
 
 
+def _with_reference(sc: SelfCheck, Encoder, Decoder):
+    """The student's encoder and decoder (z_dim=2, seed 0) and a deep copy of each, which a
+    reference update steps alongside: (encoder, decoder, ref_encoder, ref_decoder)."""
+    encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2)
+    return encoder, decoder, copy.deepcopy(encoder), copy.deepcopy(decoder)
+
+
+def _adam(encoder, decoder) -> torch.optim.Adam:
+    """Adam with learning rate 1e-3 over the encoder's and the decoder's parameters."""
+    return torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=1e-3)
+
+
 def _loss_value(sc: SelfCheck, loss, what: str) -> float:
     """The loss returned by a student's step as a float (a Python number or a one-element tensor);
     anything else is one ✗ line and stops the group. No pass line."""
@@ -140,8 +152,7 @@ def check_train_step(train_step, Encoder, Decoder) -> None:
     """One step: returns the pre-step loss, updates both networks like a reference, lowers the loss."""
     with SelfCheck("train_step") as sc:
         x = _images(256, seed=3)
-        encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2)
-        ref_encoder, ref_decoder = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        encoder, decoder, ref_encoder, ref_decoder = _with_reference(sc, Encoder, Decoder)
         params = list(encoder.parameters()) + list(decoder.parameters())
         ref_params = list(ref_encoder.parameters()) + list(ref_decoder.parameters())
         optimizer = torch.optim.Adam(params, lr=1e-3)
@@ -191,8 +202,7 @@ def check_train_step(train_step, Encoder, Decoder) -> None:
 
         # a short run from a fresh start lowers the loss on the whole toy set
         encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2, seed=1)
-        optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()),
-                                     lr=1e-3)
+        optimizer = _adam(encoder, decoder)
         with torch.no_grad():
             start = _reference_loss(decoder(encoder(x)), x).item()
         def short_run():
@@ -254,10 +264,8 @@ def check_denoising_step(denoising_step, Encoder, Decoder) -> None:
     """A denoising step: the corrupted batch goes in, the clean batch is the target."""
     with SelfCheck("denoising_step") as sc:
         x = _images(64, seed=5)
-        encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2)
-        ref_encoder, ref_decoder = copy.deepcopy(encoder), copy.deepcopy(decoder)
-        optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()),
-                                     lr=1e-3)
+        encoder, decoder, ref_encoder, ref_decoder = _with_reference(sc, Encoder, Decoder)
+        optimizer = _adam(encoder, decoder)
         blank = torch.zeros_like(x)  # p = 1 drops every pixel, whatever the random mask
         with torch.no_grad():
             clean_target = _reference_loss(ref_decoder(ref_encoder(blank)), x)

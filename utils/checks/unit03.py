@@ -19,7 +19,7 @@ from ..vae import VAE, log_likelihood, negative_elbo
 
 DTYPE = torch.float64
 MU, SIGMA = 0.5, 0.8          # sigma != 1, so a missing 1/sigma factor shows
-K, OMEGA = 2.0, 4.0           # quadratic shift, cosine frequency (omega * sigma > 1)
+SHIFT, OMEGA = 2.0, 4.0       # quadratic shift, cosine frequency (omega * sigma > 1)
 N_REPEATS, N_SAMPLES = 50_000, 4
 Z_TOL = 4.0                   # tolerance in standard errors
 
@@ -33,8 +33,8 @@ def _expect(g: torch.Tensor) -> torch.Tensor:
 
 
 COSTS = {
-    "quadratic": dict(f=lambda z: (z - K) ** 2, slope=lambda z: 2 * (z - K),
-                      grad=(2 * (MU - K), 2 * SIGMA)),
+    "quadratic": dict(f=lambda z: (z - SHIFT) ** 2, slope=lambda z: 2 * (z - SHIFT),
+                      grad=(2 * (MU - SHIFT), 2 * SIGMA)),
     "cosine": dict(f=lambda z: torch.cos(OMEGA * z), slope=lambda z: -OMEGA * torch.sin(OMEGA * z),
                    grad=(-OMEGA * math.sin(OMEGA * MU) * math.exp(-0.5 * (OMEGA * SIGMA) ** 2),
                          -OMEGA**2 * SIGMA * math.cos(OMEGA * MU) * math.exp(-0.5 * (OMEGA * SIGMA) ** 2))),
@@ -87,16 +87,24 @@ def _quiet(sc: SelfCheck, fn: Callable, label: str, *args) -> torch.Tensor:
     return out.detach().to(DTYPE).cpu()
 
 
+def _within_tolerance(sc: SelfCheck, what: str, z: torch.Tensor, got: torch.Tensor, got_name: str,
+                      exact: torch.Tensor, exact_name: str, spec: str, hint: str) -> None:
+    """Pass when both components (d/dmu, d/dsigma) of the z-scores ``z`` are within Z_TOL standard
+    errors; else report the worst one: ``got_name`` is its ``got``, ``exact_name`` its ``exact``,
+    both written with the format ``spec``."""
+    worst = int(z.abs().argmax())
+    name = ["d/dmu", "d/dsigma"][worst]
+    sc.true(what, bool((z.abs() < Z_TOL).all()),
+            f"{name}: {got_name} is {got[worst].item():{spec}}, {exact_name} is "
+            f"{exact[worst].item():{spec}} ({z[worst].item():+.1f} standard errors away)", hint)
+
+
 def _unbiased(sc: SelfCheck, est: torch.Tensor, cost: str, label: str, hint: str) -> None:
     exact = torch.tensor(COSTS[cost]["grad"], dtype=DTYPE)
     mean, se = est.mean(0), est.std(0) / math.sqrt(len(est))
-    z = (mean - exact) / se.clamp_min(1e-300)
-    worst = int(z.abs().argmax())
-    name = ["d/dmu", "d/dsigma"][worst]
-    sc.true(f"{label} is unbiased for the {cost} cost (mean within {Z_TOL:g} standard errors of the exact "
-            f"gradient)", bool((z.abs() < Z_TOL).all()),
-            f"{name}: mean of {len(est):,} estimates is {mean[worst].item():+.4f}, the exact gradient is "
-            f"{exact[worst].item():+.4f} ({z[worst].item():+.1f} standard errors away)", hint)
+    _within_tolerance(sc, f"{label} is unbiased for the {cost} cost (mean within {Z_TOL:g} standard errors "
+                          f"of the exact gradient)", (mean - exact) / se.clamp_min(1e-300),
+                      mean, f"mean of {len(est):,} estimates", exact, "the exact gradient", "+.4f", hint)
 
 
 def _variance(sc: SelfCheck, est: torch.Tensor, cost: str, estimator: str, label: str, hint: str) -> None:
@@ -104,13 +112,9 @@ def _variance(sc: SelfCheck, est: torch.Tensor, cost: str, estimator: str, label
     centred = est - est.mean(0)
     s2, m4 = centred.pow(2).mean(0), centred.pow(4).mean(0)
     se = ((m4 - s2**2) / len(est)).sqrt().clamp_min(1e-300)
-    z = (s2 - exact) / se
-    worst = int(z.abs().argmax())
-    name = ["d/dmu", "d/dsigma"][worst]
-    sc.true(f"{label} has the exact variance for the {cost} cost (within {Z_TOL:g} standard errors; "
-            f"exact value by numerical integration)", bool((z.abs() < Z_TOL).all()),
-            f"{name}: variance of your {N_SAMPLES}-sample estimates is {s2[worst].item():.4g}, exact is "
-            f"{exact[worst].item():.4g} ({z[worst].item():+.1f} standard errors away)", hint)
+    _within_tolerance(sc, f"{label} has the exact variance for the {cost} cost (within {Z_TOL:g} standard "
+                          f"errors; exact value by numerical integration)", (s2 - exact) / se,
+                      s2, f"variance of your {N_SAMPLES}-sample estimates", exact, "exact", ".4g", hint)
 
 
 REINFORCE_HINT = ("the score of N(mu, sigma^2) is ((z - mu) / sigma^2, ((z - mu)^2 - sigma^2) / sigma^3), "
@@ -121,31 +125,34 @@ LOO_HINT = ("the baseline for sample s is the mean of f over the OTHER S - 1 sam
             "(sum of f in the row - f_s) / (S - 1); it must not include f_s itself")
 
 
+def _check_estimator(name: str, fn: Callable, seed: int, label: str, estimator: str,
+                     hint: str) -> None:
+    """The checks of one estimator ``fn``, for each cost in turn: it runs on fixed noise (seed
+    ``seed`` + the cost's index) with output shape (R, 2), is unbiased, and has the exact variance
+    of ``estimator`` (a name for :func:`exact_variances`). ``label`` names it in the printed lines."""
+    with SelfCheck(name) as sc:
+        for i, cost in enumerate(COSTS):
+            est = _run(sc, fn, cost, _noise(seed + i), label, hint)
+            _unbiased(sc, est, cost, label, hint)
+            _variance(sc, est, cost, estimator, label, hint)
+
+
 def check_reinforce(reinforce_estimate: Callable) -> None:
     """REINFORCE: runs, has shape (R, 2), is unbiased, and has the exact variance, for both costs."""
-    with SelfCheck("reinforce_estimate") as sc:
-        for i, cost in enumerate(COSTS):
-            est = _run(sc, reinforce_estimate, cost, _noise(10 + i), "REINFORCE", REINFORCE_HINT)
-            _unbiased(sc, est, cost, "REINFORCE", REINFORCE_HINT)
-            _variance(sc, est, cost, "reinforce", "REINFORCE", REINFORCE_HINT)
+    _check_estimator("reinforce_estimate", reinforce_estimate, 10, "REINFORCE", "reinforce",
+                     REINFORCE_HINT)
 
 
 def check_pathwise(pathwise_estimate: Callable) -> None:
     """Pathwise: runs, has shape (R, 2), is unbiased, and has the exact variance, for both costs."""
-    with SelfCheck("pathwise_estimate") as sc:
-        for i, cost in enumerate(COSTS):
-            est = _run(sc, pathwise_estimate, cost, _noise(20 + i), "pathwise", PATHWISE_HINT)
-            _unbiased(sc, est, cost, "pathwise", PATHWISE_HINT)
-            _variance(sc, est, cost, "pathwise", "pathwise", PATHWISE_HINT)
+    _check_estimator("pathwise_estimate", pathwise_estimate, 20, "pathwise", "pathwise",
+                     PATHWISE_HINT)
 
 
 def check_loo_baseline(reinforce_loo_estimate: Callable) -> None:
     """REINFORCE with a leave-one-out baseline: unbiased, with the exact variance, for both costs."""
-    with SelfCheck("reinforce_loo_estimate") as sc:
-        for i, cost in enumerate(COSTS):
-            est = _run(sc, reinforce_loo_estimate, cost, _noise(30 + i), "REINFORCE + baseline", LOO_HINT)
-            _unbiased(sc, est, cost, "REINFORCE + baseline", LOO_HINT)
-            _variance(sc, est, cost, "loo", "REINFORCE + baseline", LOO_HINT)
+    _check_estimator("reinforce_loo_estimate", reinforce_loo_estimate, 30, "REINFORCE + baseline",
+                     "loo", LOO_HINT)
 
 
 def check_variance_order(reinforce_estimate: Callable, pathwise_estimate: Callable,

@@ -110,18 +110,27 @@ def _registered(trace, module) -> bool:
     return all(id(p) in seen for p in module.parameters())
 
 
+def _traced_sites(sc: SelfCheck, vae, program, x: torch.Tensor, label: str, names: set[str],
+                  what: str, hint: str):
+    """The start of the model's and the guide's checks: the student's object has its parts,
+    ``program(x)`` runs under poutine.trace, and its sample sites are exactly ``names`` (else one ✗
+    line ``what`` with ``hint``, and the group stops). Returns (trace, sample sites)."""
+    _require_parts(sc, vae)
+    trace = _trace(sc, program, x, label)
+    sites = _sample_sites(trace)
+    _require(sc, what, set(sites) == names, f"found sample sites {sorted(sites)}", hint)
+    return trace, sites
+
+
 # ---- the checks --------------------------------------------------------------------------------------
 def check_model(vae, x: torch.Tensor) -> None:
     """The model: sites 'z' (latent, N(0, I)) and 'x' (observed, Bernoulli on logits), plate, shapes."""
     with SelfCheck("model") as sc, _isolated():
-        _require_parts(sc, vae)
         n = len(x)
-        trace = _trace(sc, vae.model, x, "model")
-        sites = _sample_sites(trace)
-        _require(sc, "the sample sites are 'z' and 'x'", set(sites) == {"z", "x"},
-                 f"found sample sites {sorted(sites)}",
-                 "name the latent code 'z' and the image 'x': pyro.sample('z', ...) and "
-                 "pyro.sample('x', ..., obs=x)")
+        trace, sites = _traced_sites(sc, vae, vae.model, x, "model", {"z", "x"},
+                                     "the sample sites are 'z' and 'x'",
+                                     "name the latent code 'z' and the image 'x': "
+                                     "pyro.sample('z', ...) and pyro.sample('x', ..., obs=x)")
         z, xs = sites["z"], sites["x"]
         sc.true("'z' is latent and 'x' is observed with obs=x",
                 not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
@@ -157,13 +166,9 @@ def check_model(vae, x: torch.Tensor) -> None:
 def check_guide(vae, x: torch.Tensor) -> None:
     """The guide: one latent site 'z' ~ N(z_loc(x), z_scale(x)^2) in a plate, event dim 1."""
     with SelfCheck("guide") as sc, _isolated():
-        _require_parts(sc, vae)
         n = len(x)
-        trace = _trace(sc, vae.guide, x, "guide")
-        sites = _sample_sites(trace)
-        _require(sc, "the only sample site is 'z'", set(sites) == {"z"},
-                 f"found sample sites {sorted(sites)}",
-                 "the guide samples the latent 'z' and nothing else (no 'x' site)")
+        trace, sites = _traced_sites(sc, vae, vae.guide, x, "guide", {"z"}, "the only sample site is 'z'",
+                                     "the guide samples the latent 'z' and nothing else (no 'x' site)")
         z = sites["z"]
         sc.true("'z' is sampled, not observed", not z["is_observed"], "'z' is observed",
                 "no obs= in the guide")

@@ -199,16 +199,39 @@ def _same_gradients(sc: SelfCheck, what: str, loss: Any, expected: torch.Tensor,
                    + (" …" if len(wrong) > 3 else ""), hint)
 
 
+def _not_a_pair(out: Any, pair: str, returns: str, both: str, two: str) -> tuple[str, str] | None:
+    """(problem, hint) when ``out`` is None, not a tuple or list, or not of length 2; else None.
+    ``pair`` names the two values in the problem ("D, R"), ``returns`` is the return statement the
+    hints ask for ("distortion, rate"), ``both`` and ``two`` say what to return in the hints for
+    the order and for the length ("two tensors")."""
+    if out is None:
+        return "returned None", f"end with `return {returns}`"
+    if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
+        return (f"returned {_describe(out)}, not the pair ({pair})",
+                f"return {both}, in this order: `return {returns}`")
+    if len(out) != 2:
+        return f"returned {len(out)} values, not 2", f"return exactly {two}: `return {returns}`"
+    return None
+
+
+def _check_result(sc: SelfCheck, what: str, problem: tuple[str, str] | None,
+                  quiet: bool = False) -> bool:
+    """The line ``what`` on what the student's function returned: ✗ with (problem, hint) when
+    ``problem`` is not None; else ✓, or no line when ``quiet``. True when there is no problem."""
+    if problem:
+        sc.true(what, False, *problem)
+        return False
+    if not quiet:
+        sc.true(what, True, "")
+    return True
+
+
 # ---- rate and distortion -----------------------------------------------------------------------------
 def _pair_problem(out: Any) -> tuple[str, str] | None:
     """(problem, hint) when ``out`` is not (D, R), two float tensors of shape (N,); else None."""
-    if out is None:
-        return "returned None", "end with `return distortion, rate`"
-    if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
-        return (f"returned {_describe(out)}, not the pair (D, R)",
-                "return two tensors, in this order: `return distortion, rate`")
-    if len(out) != 2:
-        return f"returned {len(out)} values, not 2", "return exactly two tensors: `return distortion, rate`"
+    problem = _not_a_pair(out, "D, R", "distortion, rate", both="two tensors", two="two tensors")
+    if problem:
+        return problem
     shape_hints = {
         "D": {(N, X_DIM): "sum −log p(x|z) over the 784 pixels (dim -1): one distortion per image",
               (): "one value per image: do not sum or average over the batch"},
@@ -264,11 +287,8 @@ def check_rate_distortion(rate_distortion: Callable) -> None:
                             what="rate_distortion(vae, x, eps) runs")
         if not ran:
             return
-        problem = _pair_problem(out)
-        if problem:
-            sc.true(f"returns (D, R), two tensors of shape ({N},)", False, *problem)
+        if not _check_result(sc, f"returns (D, R), two tensors of shape ({N},)", _pair_problem(out)):
             return
-        sc.true(f"returns (D, R), two tensors of shape ({N},)", True, "")
         d, r = out
         if _near(d, ref_r) and _near(r, ref_d):
             sc.true("D = −log p(x|z) at z = z_loc + z_scale·eps, summed over pixels", False,
@@ -290,19 +310,16 @@ def check_rate_distortion(rate_distortion: Callable) -> None:
                             hint="when eps is None, draw it: eps = torch.randn_like(z_loc)")
         if not ran:
             return
-        if _pair_problem(out):
-            sc.true("without eps: (D, R) of shape (64,) each", False, *_pair_problem(out))
+        if not _check_result(sc, "without eps: (D, R) of shape (64,) each", _pair_problem(out), quiet=True):
             return
         params = dict(vae.named_parameters())
         ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(), quiet=True,
                         what="rate_distortion(vae, x, eps) runs with gradients on")
-        if ran:
-            if _pair_problem(out):
-                sc.true("with gradients on: (D, R) of shape (64,) each", False, *_pair_problem(out))
-            else:
-                _same_gradients(sc, "gradients of D + R reach every encoder and decoder weight",
-                                out[0] + out[1], sum(tradeoffs.rate_distortion(vae, x, eps)), params,
-                                NO_GRAD_HINT)
+        if ran and _check_result(sc, "with gradients on: (D, R) of shape (64,) each", _pair_problem(out),
+                                 quiet=True):
+            _same_gradients(sc, "gradients of D + R reach every encoder and decoder weight",
+                            out[0] + out[1], sum(tradeoffs.rate_distortion(vae, x, eps)), params,
+                            NO_GRAD_HINT)
 
 
 # ---- active units ------------------------------------------------------------------------------------
@@ -323,13 +340,9 @@ def _count(value: Any) -> int | None:
 
 def _units_problem(out: Any, z_dim: int, n: int) -> tuple[str, str] | None:
     """(problem, hint) when ``out`` is not (count, variance (z_dim,)); else None."""
-    if out is None:
-        return "returned None", "end with `return count, variance`"
-    if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
-        return (f"returned {_describe(out)}, not the pair (count, variance)",
-                "return both, in this order: `return count, variance`")
-    if len(out) != 2:
-        return f"returned {len(out)} values, not 2", "return exactly two values: `return count, variance`"
+    problem = _not_a_pair(out, "count, variance", "count, variance", both="both", two="two values")
+    if problem:
+        return problem
     count, variance = out
     if not _float_tensor(variance):
         if _count(variance) is not None and _float_tensor(count):
@@ -359,12 +372,9 @@ def check_active_units(active_units: Callable) -> None:
         ran, out = _run(sc, active_units, z_loc.clone(), what="active_units(z_loc) runs")
         if not ran:
             return
-        what = f"returns (count, variance), the variance of shape ({z_dim},)"
-        problem = _units_problem(out, z_dim, n)
-        if problem:
-            sc.true(what, False, *problem)
+        if not _check_result(sc, f"returns (count, variance), the variance of shape ({z_dim},)",
+                              _units_problem(out, z_dim, n)):
             return
-        sc.true(what, True, "")
         count, variance = _count(out[0]), out[1]
         wrong = {
             "the variance, not the standard deviation: do not take a square root": stated.sqrt(),
@@ -385,19 +395,23 @@ def check_active_units(active_units: Callable) -> None:
                        f"counted {count}",
                        count_hints.get(count, "count = int((variance > threshold).sum())")):
             return
-        ran, out = _run(sc, active_units, z_loc.clone(), 0.04, quiet=True,
-                        what="active_units(z_loc, threshold=0.04) runs")
+
+        def count_at(threshold: float) -> tuple[bool, int | None]:
+            """Run active_units at ``threshold`` (no pass line): whether it ran, and the count it
+            returned (None when it returned something else than (count, variance))."""
+            ran, out = _run(sc, active_units, z_loc.clone(), threshold, quiet=True,
+                            what=f"active_units(z_loc, threshold={threshold}) runs")
+            return ran, (_count(out[0]) if ran and not _units_problem(out, z_dim, n) else None)
+
+        ran, got = count_at(0.04)
         if not ran:
             return
-        got = _count(out[0]) if not _units_problem(out, z_dim, n) else None
         if not sc.true("threshold=0.04: 3 active (the argument is used)", got == 3, f"counted {got}",
                        "use the `threshold` argument, not a fixed number" if got == 4 else ""):
             return
-        ran, out = _run(sc, active_units, z_loc.clone(), 0.0, quiet=True,
-                        what="active_units(z_loc, threshold=0.0) runs")
+        ran, got = count_at(0.0)
         if not ran:
             return
-        got = _count(out[0]) if not _units_problem(out, z_dim, n) else None
         sc.true("threshold=0: a constant dimension (variance 0) is still inactive", got == 8,
                 f"counted {got} of 9", "active means variance *greater than* the threshold: use >, not >="
                 if got == 9 else "count = int((variance > threshold).sum())")
@@ -461,12 +475,8 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
                             what=f"iwae_negative_bound(vae, x, k={K}, eps) runs")
         if not ran:
             return
-        what = f"returns one loss per image, shape ({N},)"
-        problem = _iwae_problem(out)
-        if problem:
-            sc.true(what, False, *problem)
+        if not _check_result(sc, f"returns one loss per image, shape ({N},)", _iwae_problem(out)):
             return
-        sc.true(what, True, "")
         if not torch.isfinite(out).all() and torch.isfinite(expected).all():
             hint = ("exp(log w) underflows to 0 (log w is about −500 nats): "
                     "use torch.logsumexp(log_w, 0) − math.log(k)")
@@ -489,13 +499,10 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
             return
         ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(), quiet=True,
                         what="iwae_negative_bound runs with gradients on")
-        if ran:
-            if _iwae_problem(out):
-                sc.true("with gradients on: one loss per image", False, *_iwae_problem(out))
-            else:
-                _same_gradients(sc, "gradients reach every encoder and decoder weight as the reference's",
-                                out, tradeoffs.iwae_negative_bound(vae, x, K, eps),
-                                dict(vae.named_parameters()), NO_GRAD_HINT)
+        if ran and _check_result(sc, "with gradients on: one loss per image", _iwae_problem(out), quiet=True):
+            _same_gradients(sc, "gradients reach every encoder and decoder weight as the reference's",
+                            out, tradeoffs.iwae_negative_bound(vae, x, K, eps),
+                            dict(vae.named_parameters()), NO_GRAD_HINT)
 
 
 # ---- free bits ---------------------------------------------------------------------------------------
@@ -540,11 +547,8 @@ def check_free_bits_rate(free_bits_rate_fn: Callable) -> None:
                         what=f"free_bits_rate(z_loc, z_scale, lam={LAM}) runs")
         if not ran:
             return
-        problem = problem_of(out)
-        if problem:
-            sc.true("returns one number for the batch, a 0-d tensor", False, *problem)
+        if not _check_result(sc, "returns one number for the batch, a 0-d tensor", problem_of(out)):
             return
-        sc.true("returns one number for the batch, a 0-d tensor", True, "")
         if not sc.close(f"Σ_d max(λ, mean_n KL_nd) at λ = {LAM}, on fixed z_loc and z_scale", out,
                         expected, atol=1e-5, rtol=1e-5,
                         hint=_hint(out, wrong, "R_free = Σ_d max(λ, mean_n KL_nd) with "
