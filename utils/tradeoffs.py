@@ -11,7 +11,7 @@ import torch
 
 from ._validate import count
 from .data import minibatches
-from .vae import VAE, gaussian_kl, log_likelihood
+from .vae import VAE, gaussian_kl, log_importance_weights, log_likelihood
 
 
 def rate_distortion(vae: VAE, x: torch.Tensor,
@@ -71,10 +71,7 @@ def iwae_negative_bound(vae: VAE, x: torch.Tensor, k: int,
         eps = torch.randn((k, *z_loc.shape), dtype=z_loc.dtype, device=z_loc.device)
     _require_noise_shape(eps, (k, *z_loc.shape), "(K, N, z_dim): K samples per image")
     z = z_loc + z_scale * eps                                    # (K, N, z_dim)
-    normal = torch.distributions.Normal
-    log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
-    log_qz = normal(z_loc, z_scale).log_prob(z).sum(-1)
-    log_w = log_likelihood(vae, x.expand(k, *x.shape), z) + log_pz - log_qz
+    log_w = log_importance_weights(vae, x, z_loc, z_scale, z)
     return -(torch.logsumexp(log_w, 0) - math.log(k))
 
 

@@ -182,13 +182,20 @@ def iwae_log_px(vae: VAE, x: torch.Tensor, k: int = 100,
         z_loc, z_scale = vae.encoder(xb)
         q = torch.distributions.Normal(z_loc, z_scale)
         z = q.sample((k,))                                   # (k, B, z_dim)
-        logits = vae.decoder(z)
-        log_px_z = -F.binary_cross_entropy_with_logits(
-            logits, xb.expand_as(logits), reduction="none").sum(-1)
-        log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
-        log_w = log_px_z + log_pz - q.log_prob(z).sum(-1)
+        log_w = log_importance_weights(vae, xb, z_loc, z_scale, z)
         out.append(torch.logsumexp(log_w, 0) - math.log(k))
     return torch.cat(out)
+
+
+def log_importance_weights(vae: VAE, x: torch.Tensor, z_loc: torch.Tensor, z_scale: torch.Tensor,
+                           z: torch.Tensor) -> torch.Tensor:
+    """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x) for K codes per image, z of shape
+    (K, N, z_dim) drawn from q = N(z_loc, z_scale²): shape (K, N). Shared by :func:`iwae_log_px`
+    (evaluation) and ``utils.tradeoffs.iwae_negative_bound`` (training, unit 06)."""
+    logits = vae.decoder(z)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+    log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    return log_px_z + log_pz - torch.distributions.Normal(z_loc, z_scale).log_prob(z).sum(-1)
 
 
 def fit(step: Callable[[torch.Tensor], float], train_x: torch.Tensor, epochs: int, *,
