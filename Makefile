@@ -28,8 +28,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 lab: $(VENV)/.installed  ## open the course in JupyterLab
 	$(PY) -m jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
+# -X warn_default_encoding: a text file opened without an explicit encoding fails the tests
+# (pytest.ini turns the EncodingWarning into an error in our code; conftest.py does so in kernels).
 test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mode)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -X warn_default_encoding -m pytest $(PYTEST_ARGS)
 
 # `make exercises` regenerates stale exercises and keeps any you edited (in the .ipynb or the .md).
 # `make exercises EXERCISE_ARGS=--force` replaces edited ones too, first saving each edited file
@@ -40,9 +42,13 @@ exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (kee
 execute: $(VENV)/.installed-dev  ## run NB=path.ipynb top to bottom in full mode, in place
 	env -u CI $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=3600 $(NB)
+	$(PY) -m tools.progress_outputs $(NB)
 
-sync: $(VENV)/.installed-dev  ## bring every .ipynb/.md pair in step (newer side wins)
+# The lectures' .ipynb carry the slide rule as `slideshow` metadata for RISE (their .md/.py twins
+# filter it out): --apply-metadata rewrites it after a sync, since the rule follows the cells.
+sync: $(VENV)/.installed-dev  ## bring every .ipynb/.md/.py triple in step (the newest wins)
 	$(PY) -m jupytext --sync lectures/*.ipynb solutions/*.ipynb exercises/*.ipynb
+	$(PY) -m tools.slides --apply-metadata lectures/*.ipynb
 
 # Measured claims (lecture times and memory, step speed and threads, Pyro's cost, quality, CI
 # time): prints a Markdown report and writes benchmarks/results.md. BENCH_ARGS="--quick" (< 3 min).
@@ -52,10 +58,11 @@ benchmark: $(VENV)/.installed-dev  ## measure the course (full run < 30 min; BEN
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 slides: $(VENV)/.installed-dev  ## reveal.js decks of the lectures in build/slides/ (committed outputs, no run)
-	$(PY) -m tools.export slides
+	$(PY) -m tools.slides
 
-html: $(VENV)/.installed-dev  ## every notebook as a web page in build/html/ (+ the decks it links; no run)
-	$(PY) -m tools.export all
+html: $(VENV)/.installed-dev  ## the course site in build/html/ (Sphinx + MyST-NB, committed outputs, no run, offline)
+	$(PY) -m tools.site
 
-serve: $(VENV)/.installed-dev  ## serve build/ at http://127.0.0.1:$(PORT)/ (after make slides / make html)
+serve: $(VENV)/.installed-dev  ## serve build/ (site in html/, decks in slides/) at http://127.0.0.1:$(PORT)/
+	@echo "the course site: http://127.0.0.1:$(PORT)/html/index.html (decks: /slides/, after make slides)"
 	$(PY) -m http.server --bind 127.0.0.1 --directory build $(PORT)

@@ -42,7 +42,7 @@ def execute_in_subprocess(root: Path, stem: str, threads: int) -> dict:
     """Run lectures/<stem>.ipynb of ``root`` in its own process (environments stay separate)."""
     proc = subprocess.run([sys.executable, "-m", "benchmarks.compare", "--execute", str(root), stem,
                            "--threads", str(threads)], cwd=notebooks.REPO_ROOT,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, encoding="utf-8", errors="replace")
     if proc.returncode != 0:
         return {"seconds": float("nan"), "error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -133,6 +133,8 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600,
             error, lost = f"{type(err).__name__}: {err}"[:200], True
         seconds = time.perf_counter() - t0
     if save_to is not None and error is None:
+        from tools.progress_outputs import finalize_progress
+        finalize_progress(nb)              # progress bars saved at their final state
         nbformat.write(nb, save_to)
     return NotebookRun(path.stem, seconds, mem.peak, error, lost)
 
@@ -213,7 +215,8 @@ def run_test_suite(data_dir: Path, args: list[str] | None = None, log=print) -> 
         cmd = [sys.executable, "-m", "pytest", *args, f"--junitxml={junit}"]
         log(f"  running {' '.join(['python', '-m', 'pytest', *args])} in a copy of the repository ...")
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                              encoding="utf-8", errors="replace")
         seconds = time.perf_counter() - t0
         summary = junit_summary(junit) or f"exit code {proc.returncode}"
     log(f"    {seconds:.1f} s: {summary}")

@@ -54,7 +54,7 @@ def machine_header(mode: str, data, started: dt.datetime, threads: int) -> str:
 
     cpu = "unknown CPU"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     def write(took: float | None = None) -> str:
         body = render(header, sections, targets, took)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(f"# Benchmark results\n\n{body}\n")
+        out.write_text(f"# Benchmark results\n\n{body}\n", encoding="utf-8")
         return body
 
     steps = [("threads", "training step across torch thread counts", section_threads),

@@ -77,7 +77,7 @@ def descendants(pid: int | None = None) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                stat = (entry / "stat").read_text(encoding="utf-8")
             except OSError:
                 continue
             fields = stat.rsplit(")", 1)[1].split()
@@ -96,7 +96,7 @@ def alive(pids) -> set[int]:
     living = set()
     for pid in pids:
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
         if state != "Z":
@@ -117,10 +117,13 @@ def make_lab(env_drop=("MPLBACKEND",)):
         settings = Path(home) / "settings"
         for name, values in LAB_SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
-            (settings / name).write_text(json.dumps(values))
+            (settings / name).write_text(json.dumps(values), encoding="utf-8")
         args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={token} "
                 f"--LabApp.user_settings_dir={settings} "
-                f"--LabApp.workspaces_dir={Path(home) / 'workspaces'}")
+                f"--LabApp.workspaces_dir={Path(home) / 'workspaces'} "
+                # RISE's slideshow (/rise/...) is an app of its own: the same isolated folders
+                f"--RiseApp.user_settings_dir={settings} "
+                f"--RiseApp.workspaces_dir={Path(home) / 'workspaces'}")
         env = {k: v for k, v in os.environ.items() if k not in env_drop}
         proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
                                 cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -214,13 +217,27 @@ def chromium():
 
 @functools.lru_cache(maxsize=None)
 def built_exports() -> Path:
-    """`make slides` and `make html` built once per test run into a temporary folder."""
+    """`make slides` (tools.slides) built once per test run into a temporary folder; returns the
+    build folder (the decks are its slides/)."""
     import atexit
 
-    from tools import export
+    from tools import slides
 
     build = Path(tempfile.mkdtemp(prefix="lvm-build-"))
     atexit.register(shutil.rmtree, build, ignore_errors=True)
-    export.build_html(build)
-    export.build_slides(build)
+    slides.build(build)
+    return build
+
+
+@functools.lru_cache(maxsize=None)
+def built_site() -> Path:
+    """`make html` (tools.site) built once per test run into a temporary folder; returns the
+    build folder (the site is its html/)."""
+    import atexit
+
+    from tools import site
+
+    build = Path(tempfile.mkdtemp(prefix="lvm-site-"))
+    atexit.register(shutil.rmtree, build, ignore_errors=True)
+    site.build(build)
     return build

@@ -186,7 +186,7 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites>
 
 
 def test_junit_summary_counts_passed_failed_skipped_errors(tmp_path):
-    (tmp_path / "junit.xml").write_text(JUNIT)
+    (tmp_path / "junit.xml").write_text(JUNIT, encoding="utf-8")
     assert notebooks.junit_summary(tmp_path / "junit.xml") == \
         "570 passed, 2 failed, 4 skipped, 1 errors"
 
@@ -233,7 +233,7 @@ def test_skipped_sections_leave_a_report_with_the_header(monkeypatch, tmp_path, 
     monkeypatch.setattr(run, "load_mnist", lambda: data)
     out = tmp_path / "report.md"
     assert run.main(["--quick", "--out", str(out), "--skip", ",".join(run.SECTIONS)]) == 0
-    text = out.read_text()
+    text = out.read_text(encoding="utf-8")
     assert "quick mode" in text and "The whole benchmark took" in text
 
 

@@ -1,5 +1,5 @@
 """tools.make_exercises: stubs replace solutions, tags become exercise tags, and a student's edit
-in either twin (.ipynb or .md) is never lost: it is kept, or backed up under --force."""
+in any twin (.ipynb, .md or .py) is never lost: it is kept, or backed up under --force."""
 import re
 import shutil
 from pathlib import Path
@@ -58,10 +58,17 @@ def repo(tmp_path, monkeypatch):
 
 @pytest.fixture
 def generated(repo):
-    """The demo exercise as the generator wrote it: (notebook, markdown twin)."""
+    """The demo exercise as the generator wrote it: (notebook, markdown twin); the py:percent
+    twin is ``script`` beside them."""
     mk.write_exercise(repo)
     folder = repo.parent.parent / "exercises"
     return folder / "99_demo.ipynb", folder / "99_demo.md"
+
+
+@pytest.fixture
+def script(generated):
+    """The demo exercise's py:percent twin, as the generator wrote it."""
+    return generated[0].with_suffix(".py")
 
 
 @pytest.fixture
@@ -87,9 +94,13 @@ def _edit_notebook(notebook, answer):
 
 
 def _edit_markdown(markdown, answer):
+    """Replace the stub by an answer in a text twin (.md or .py), as in a text editor."""
     text = markdown.read_text(encoding="utf-8")
     assert STUB_LINE in text
     markdown.write_text(text.replace(STUB_LINE, f"return x ** 2  # {answer}"), encoding="utf-8")
+
+
+_edit_script = _edit_markdown
 
 
 def _backups(folder):
@@ -131,6 +142,20 @@ def test_written_exercise_is_up_to_date_and_has_a_markdown_twin(repo):
     assert (repo.parent.parent / "exercises" / "99_demo.md").exists()
 
 
+def test_written_exercise_has_a_py_percent_twin_with_the_same_cells(repo):
+    mk.write_exercise(repo)
+    script = repo.parent.parent / "exercises" / "99_demo.py"
+    assert script.read_text(encoding="utf-8").count("# %%") == 3
+    assert mk.cells_digest(jupytext.read(script)) == mk.make_exercise(repo).metadata[
+        "lvm_course"]["cells_sha256"]
+
+
+def test_a_missing_py_twin_makes_the_exercise_stale_and_is_rewritten(repo, script):
+    script.unlink()
+    assert not mk.is_up_to_date(repo)
+    assert mk.write_exercise(repo).startswith("wrote") and script.exists()
+
+
 def test_changed_solution_makes_the_exercise_stale(repo, generated):
     _change_solution(repo)
     assert not mk.is_up_to_date(repo)
@@ -139,9 +164,10 @@ def test_changed_solution_makes_the_exercise_stale(repo, generated):
 def test_an_unedited_stale_exercise_is_regenerated(repo, generated):
     notebook, markdown = generated
     _change_solution(repo)
-    assert mk.write_exercise(repo) == "wrote exercises/99_demo.ipynb and its .md twin"
+    assert mk.write_exercise(repo) == "wrote exercises/99_demo.ipynb and its .md and .py twins"
     assert nbformat.read(notebook, as_version=4).cells[0].source == "# Exercise, revised"
     assert "# Exercise, revised" in markdown.read_text(encoding="utf-8")
+    assert "# # Exercise, revised" in notebook.with_suffix(".py").read_text(encoding="utf-8")
     assert _backups(notebook.parent) == []
 
 
@@ -153,6 +179,17 @@ def test_an_edit_in_the_markdown_twin_is_detected_and_kept(repo, generated):
     assert message.startswith("kept exercises/99_demo.md:") and "--force" in message
     assert "my answer" in markdown.read_text(encoding="utf-8")
     assert nbformat.read(notebook, as_version=4).cells[0].source == "# Exercise"  # pair untouched
+
+
+def test_an_edit_in_the_py_twin_is_detected_and_kept(repo, generated, script):
+    notebook, markdown = generated
+    _edit_script(script, "my answer")
+    _change_solution(repo)
+    message = mk.write_exercise(repo)
+    assert message.startswith("kept exercises/99_demo.py:") and "--force" in message
+    assert "my answer" in script.read_text(encoding="utf-8")
+    assert nbformat.read(notebook, as_version=4).cells[0].source == "# Exercise"  # triple untouched
+    assert "# Exercise, revised" not in markdown.read_text(encoding="utf-8")
 
 
 def test_an_edit_in_the_notebook_is_detected_and_kept(repo, generated):
@@ -219,7 +256,19 @@ def test_force_backs_up_both_twins_and_names_the_backups(repo, generated, capsys
         saved[suffix] = (notebook.parent / found.group(1)).read_text(encoding="utf-8")
     assert "answer in the notebook" in saved[".ipynb"]
     assert "answer in the markdown" in saved[".md"]
-    assert "wrote exercises/99_demo.ipynb and its .md twin" in out
+    assert "wrote exercises/99_demo.ipynb and its .md and .py twins" in out
+    assert mk.is_up_to_date(repo)
+
+
+def test_force_backs_up_an_edited_py_twin_and_names_the_backup(repo, generated, script):
+    _edit_script(script, "answer in the script")
+    _change_solution(repo)
+    message = mk.write_exercise(repo, force=True)
+    found = re.search(rf"overwrote exercises/99_demo\.py \(your version saved as "
+                      rf"exercises/({_backup_name('.py')})\)", message)
+    assert found and message.count("overwrote") == 1, message
+    assert "answer in the script" in (script.parent / found.group(1)).read_text(encoding="utf-8")
+    assert "answer in the script" not in script.read_text(encoding="utf-8")
     assert mk.is_up_to_date(repo)
 
 
@@ -241,20 +290,28 @@ def test_backups_taken_in_the_same_second_do_not_overwrite_each_other(generated)
     assert second.name == "99_demo.backup-20250101-120000-2.md.bak"
 
 
-def test_a_backup_is_not_treated_as_a_notebook_pair(repo, generated, capsys):
+def test_a_backup_is_not_treated_as_a_notebook_pair(repo, generated, script, capsys):
     notebook, markdown = generated
     _edit_notebook(notebook, "my answer")
     _edit_markdown(markdown, "my answer")
+    _edit_script(script, "my answer")
     mk.write_exercise(repo, force=True)
     folder = notebook.parent
-    assert len(_backups(folder)) == 2
-    # the globs of the generator, tests/test_notebook_files.py, `make sync` and tools/export.py
-    for pattern, twin in (("*.ipynb", notebook), ("[0-9]*.ipynb", notebook), ("*.md", markdown)):
+    assert len(_backups(folder)) == 3
+    # the globs of the generator, tests/test_notebook_files.py, `make sync`, tools/site and tools/slides
+    for pattern, twin in (("*.ipynb", notebook), ("[0-9]*.ipynb", notebook), ("*.md", markdown),
+                          ("*.py", script), ("[0-9]*.py", script)):
         assert list(folder.glob(pattern)) == [twin], pattern
     # jupytext pairs only notebook extensions; a backup's is `.bak`
     assert all(Path(b).suffix not in jupytext.formats.NOTEBOOK_EXTENSIONS for b in _backups(folder))
     capsys.readouterr()
     assert mk.main(["--check"]) == 0
+
+
+def test_check_reports_an_edited_py_twin(repo, script, capsys):
+    _edit_script(script, "my answer")
+    assert mk.main(["--check"]) == 1
+    assert capsys.readouterr().out.strip() == "EDITED: exercises/99_demo.py"
 
 
 def test_check_reports_an_edited_twin(repo, generated, capsys):
@@ -274,7 +331,7 @@ def test_check_mode_fails_on_a_stale_exercise(repo, capsys):
 def test_the_committed_exercises_are_up_to_date_and_left_byte_for_byte_alone(course, capsys):
     before = {p: p.read_bytes() for p in (course / "exercises").iterdir()}
     assert mk.main([]) == 0
-    assert capsys.readouterr().out.count("up to date: exercises/") == len(before) // 2
+    assert capsys.readouterr().out.count("up to date: exercises/") == len(before) // 3
     assert {p: p.read_bytes() for p in (course / "exercises").iterdir()} == before
 
 
@@ -287,3 +344,14 @@ def test_a_markdown_edit_of_a_committed_exercise_survives_check_and_make_exercis
     mk.main([])
     assert "kept exercises/01_lvm_pca.md" in capsys.readouterr().out
     assert "my answer" in markdown.read_text(encoding="utf-8")
+
+
+def test_a_py_edit_of_a_committed_exercise_survives_check_and_make_exercises(course, capsys):
+    script = course / "exercises" / "01_lvm_pca.py"
+    script.write_text(script.read_text(encoding="utf-8").replace(
+        STUB_LINE, "return torch.zeros(1)  # my answer", 1), encoding="utf-8")
+    assert mk.main(["--check"]) == 1
+    assert "EDITED: exercises/01_lvm_pca.py" in capsys.readouterr().out
+    mk.main([])
+    assert "kept exercises/01_lvm_pca.py" in capsys.readouterr().out
+    assert "my answer" in script.read_text(encoding="utf-8")

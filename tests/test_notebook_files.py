@@ -1,7 +1,9 @@
-"""The notebook pipeline's invariants: pairs in sync, exercises generated, committed outputs."""
+"""The notebook pipeline's invariants: .ipynb/.md/.py triples in sync, exercises generated,
+committed outputs."""
 import os
 import shutil
 import time
+import tomllib
 from pathlib import Path
 
 import jupytext
@@ -16,6 +18,8 @@ NOTEBOOKS = sorted(p for f in FOLDERS for p in (ROOT / f).glob("*.ipynb"))
 EXECUTED = [p for p in NOTEBOOKS if p.parent.name in ("lectures", "solutions")]
 EXERCISES = [p for p in NOTEBOOKS if p.parent.name == "exercises"]
 SOLUTIONS = [p for p in NOTEBOOKS if p.parent.name == "solutions"]
+TWIN_SUFFIXES = (".md", ".py")                  # MyST Markdown, py:percent
+PAIRED_FORMATS = "ipynb,md:myst,py:percent"
 
 
 def _ids(paths):
@@ -32,34 +36,50 @@ def test_every_folder_has_notebooks():
         assert list((ROOT / folder).glob("*.ipynb")), f"{folder}/ has no notebook"
 
 
+@pytest.mark.parametrize("suffix", TWIN_SUFFIXES)
 @pytest.mark.parametrize("folder", FOLDERS)
-def test_every_markdown_twin_has_its_notebook(folder):
-    orphans = [p.name for p in (ROOT / folder).glob("*.md")
+def test_every_text_twin_has_its_notebook(folder, suffix):
+    orphans = [p.name for p in (ROOT / folder).glob(f"[0-9]*{suffix}")
                if not p.with_suffix(".ipynb").exists()]
-    assert not orphans, f"{folder}: .md without .ipynb: {orphans}"
+    assert not orphans, f"{folder}: {suffix} without .ipynb: {orphans}"
 
 
+@pytest.mark.parametrize("suffix", TWIN_SUFFIXES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_and_markdown_twin_are_in_sync(path):
-    twin = path.with_suffix(".md")
-    assert twin.exists(), f"{path.name} has no .md twin: run `make sync`"
+def test_notebook_and_its_text_twin_are_in_sync(path, suffix):
+    twin = path.with_suffix(suffix)
+    assert twin.exists(), f"{path.name} has no {suffix} twin: run `make sync`"
     assert _cells(jupytext.read(path)) == _cells(jupytext.read(twin)), \
         f"{path.name} and {twin.name} differ: run `make sync`"
 
 
+def test_jupytext_config_pairs_the_three_forms():
+    config = tomllib.loads((ROOT / "jupytext.toml").read_text(encoding="utf-8"))
+    assert config["formats"] == PAIRED_FORMATS
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_opens_in_jupyterlab_when_newer_than_its_twin(path, tmp_path):
-    """After a `git pull` that changes only outputs, the .ipynb is newer than its .md twin;
-    Jupytext then opens it only if the two hold the same notebook, headers included."""
+def test_notebook_metadata_pairs_the_three_forms(path):
+    """jupytext obeys a notebook's own `formats` over jupytext.toml: both must name all three."""
+    formats = nbformat.read(path, as_version=4).metadata.get("jupytext", {}).get("formats")
+    assert formats == PAIRED_FORMATS, \
+        f"{path.name} pairs {formats!r}: run `jupytext --set-formats {PAIRED_FORMATS} {path.name}`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_opens_in_jupyterlab_when_newer_than_its_twins(path, tmp_path):
+    """After a `git pull` that changes only outputs, the .ipynb is newer than its text twins;
+    Jupytext then opens it only if all three hold the same notebook, headers included."""
     from jupytext.sync_contentsmanager import TextFileContentsManager
 
     folder = tmp_path / path.parent.name
     folder.mkdir()
     shutil.copy(ROOT / "jupytext.toml", tmp_path)
     shutil.copy(path, folder)
-    shutil.copy(path.with_suffix(".md"), folder)
     hour_ago = time.time() - 3600
-    os.utime(folder / f"{path.stem}.md", (hour_ago, hour_ago))   # the .ipynb an hour newer
+    for suffix in TWIN_SUFFIXES:
+        shutil.copy(path.with_suffix(suffix), folder)
+        os.utime(folder / f"{path.stem}{suffix}", (hour_ago, hour_ago))   # the .ipynb an hour newer
     manager = TextFileContentsManager(root_dir=str(tmp_path))
     model = manager.get(f"{path.parent.name}/{path.name}")       # refuses if the pair differs
     assert len(model["content"].cells) == len(nbformat.read(path, as_version=4).cells)

@@ -1,5 +1,7 @@
 """utils.plots: figures accept the shapes the course uses and reject the ones they cannot draw."""
 import matplotlib
+import matplotlib.collections
+import matplotlib.text
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -220,3 +222,101 @@ def test_image_grid_refuses_an_empty_batch():
 
 def test_progress_counts_every_item():
     assert list(plots.progress(range(3), disable=True)) == [0, 1, 2]
+
+
+# --- readable figures: the course style and what each plotting function draws -------------------
+
+def _texts(fig):
+    """Every visible, non-empty text of ``fig`` (titles, labels, ticks, legends, colour bars)."""
+    fig.canvas.draw()
+    return [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _decode_zeros(z):
+    return torch.full((len(z), 784), 0.5)
+
+
+COURSE_FIGURES = {
+    "image_grid": lambda: plots.image_grid(torch.rand(8, 784), nrow=4, title="t", colorbar="level"),
+    "reconstruction_rows": lambda: plots.reconstruction_rows(torch.rand(5, 784), torch.rand(5, 784),
+                                                             n=5, title="t"),
+    "latent_scatter": lambda: plots.latent_scatter(torch.randn(30, 2), torch.arange(30) % 10,
+                                                   z_std=torch.rand(30, 2), title="t"),
+    "latent_manifold": lambda: plots.latent_manifold(_decode_zeros, n=3, title="t",
+                                                     contour_points=torch.randn(500, 2)),
+    "training_curves": lambda: plots.training_curves({"train": [3, 2], "validation": [3.5, 2.5]},
+                                                     title="t"),
+    "LiveFigure": lambda: plots.LiveFigure(ncols=2).axes[0],
+}
+
+
+def test_screen_points_scale_font_points_by_dpi_over_96_pixels_per_inch():
+    assert plots.screen_points(12, 80) == pytest.approx(10)
+    assert plots.screen_points(10, 96) == pytest.approx(10)
+
+
+@pytest.mark.parametrize("name", sorted(COURSE_FIGURES))
+def test_every_text_of_a_course_figure_is_at_least_10_points_on_screen(name):
+    ax = COURSE_FIGURES[name]()
+    if name == "LiveFigure":
+        ax.set(title="t", xlabel="x", ylabel="y")
+    fig = ax.figure
+    texts = _texts(fig)
+    assert texts, "the figure should have some text"
+    too_small = [(t.get_text(), t.get_fontsize()) for t in texts
+                 if plots.screen_points(t.get_fontsize(), fig.dpi) < plots.MIN_SCREEN_PT - 1e-9]
+    assert too_small == [], f"at {fig.dpi} dpi these texts are below 10 pt on screen: {too_small}"
+
+
+def test_importing_plots_applies_the_course_style():
+    plt.rcParams.update({"figure.dpi": 100, "font.size": 7})
+    plots.use_course_style()
+    fig = plt.figure()
+    assert fig.dpi == plots.STYLE["figure.dpi"]
+    assert plt.rcParams["font.size"] == plots.STYLE["font.size"]
+
+
+def test_latent_scatter_error_bars_are_opaque_wide_and_under_the_points():
+    ax = plots.latent_scatter(torch.randn(20, 2), torch.arange(20) % 10, z_std=torch.rand(20, 2))
+    bars = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
+    points = ax.collections[-1]
+    assert len(bars) == 2
+    for bar in bars:
+        assert bar.get_alpha() >= 0.5
+        assert min(bar.get_linewidths()) >= 1.0
+        assert bar.get_zorder() < points.get_zorder()
+
+
+def test_latent_scatter_names_its_axes_as_told():
+    ax = plots.latent_scatter(torch.randn(20, 2), torch.arange(20) % 10,
+                              axis_labels=("principal axis 1", "principal axis 2"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("principal axis 1", "principal axis 2")
+
+
+def test_latent_manifold_centres_each_tile_on_its_code():
+    ax = plots.latent_manifold(_decode_zeros, extent=(-3, 3, -3, 3), n=7)
+    # codes at -3, -2, ..., 3: seven tiles of width 1 centred on them span [-3.5, 3.5]
+    assert ax.images[0].get_extent() == pytest.approx([-3.5, 3.5, -3.5, 3.5])
+
+
+def test_latent_manifold_names_the_outline_in_a_legend_below_the_axes():
+    ax = plots.latent_manifold(_decode_zeros, n=3, contour_points=torch.randn(500, 2),
+                               contour_label="95% of the training codes")
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["95% of the training codes"]
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0
+
+
+def test_image_grid_colorbar_is_labelled_and_spans_the_image_levels():
+    ax = plots.image_grid(torch.linspace(-1, 1, 784)[None].repeat(3, 1), nrow=3, cmap="RdBu_r",
+                          colorbar="relative weight")
+    colorbar = ax.images[0].colorbar
+    assert colorbar is not None
+    assert colorbar.ax.get_ylabel() == "relative weight"
+
+
+def test_image_grid_draws_no_colorbar_unless_asked():
+    ax = plots.image_grid(torch.rand(3, 784), nrow=3)
+    assert ax.images[0].colorbar is None

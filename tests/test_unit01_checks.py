@@ -1,13 +1,24 @@
-"""Unit-01 self-checks pass on correct code and fail, in strict mode, on stubs and wrong answers."""
+"""Unit-01 self-checks pass on correct code and fail, in strict mode, on stubs and wrong answers.
+
+A mutation test plants one mistake and asserts the ✗ line and its specific hint (at most 120
+characters a line); a cascade test plants a mistake in a prerequisite and asserts that the check of
+the function built on it still passes."""
 import pytest
 import torch
 
 from utils.checks import SelfCheckFailed, unit01
 
+CROSS = "\u2717"
+
 
 @pytest.fixture(autouse=True)
 def strict(monkeypatch):
     monkeypatch.setenv("LVM_STRICT_CHECKS", "1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def threads(one_thread):
+    yield
 
 
 def pca(x, z_dim):
@@ -27,8 +38,47 @@ def ppca_posterior(x, W, mu, sigma2):
     return torch.linalg.solve(M, W.T @ (x - mu).T).T, sigma2 * torch.linalg.inv(M)
 
 
+def ppca_e_step(x, W, mu, sigma2):
+    z_loc, z_cov = ppca_posterior(x, W, mu, sigma2)
+    return z_loc, z_cov + z_loc[:, :, None] * z_loc[:, None, :]
+
+
+def ppca_m_step(x, mu, z_loc, zz):
+    xc = x - mu
+    W = (xc.T @ z_loc) @ torch.linalg.inv(zz.sum(0))
+    sigma2 = (xc.pow(2).sum() - 2 * (z_loc * (xc @ W)).sum()
+              + torch.einsum("nij,ji->", zz, W.T @ W)) / xc.numel()
+    return W, sigma2
+
+
 def stub(*args):
     raise NotImplementedError
+
+
+def fails_with(check, fn, hint):
+    """Run ``check(fn)`` in strict mode: it must fail, print ``hint`` on its first ✗ line, and
+    print only ✗ lines of at most 120 characters. Returns the ✗ lines."""
+    import io
+    import contextlib
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SelfCheckFailed):
+        check(fn)
+    crosses = [line for line in out.getvalue().splitlines() if line.startswith(CROSS)]
+    assert crosses and hint in crosses[0], out.getvalue()
+    assert all(len(line) <= 120 for line in crosses), crosses
+    return crosses
+
+
+def student_namespace(**overrides):
+    """The reference solution as a notebook would hold it, with ``overrides`` (a student's
+    mistakes) in its namespace: the functions that call each other look each other up there."""
+    import inspect
+    import textwrap
+    namespace = {"torch": torch}
+    for fn in (pca, ppca_mle, ppca_posterior, ppca_e_step, ppca_m_step):
+        exec(textwrap.dedent(inspect.getsource(fn)), namespace)
+    namespace.update(overrides)
+    return namespace
 
 
 def test_correct_functions_pass(capsys):
@@ -110,3 +160,131 @@ def test_a_wrong_return_value_is_one_cross_not_an_exception(check, returned, cap
         check(lambda *args: returned)
     out = capsys.readouterr().out
     assert out.count("\u2717") == 1 and "Hint: " in out
+
+
+# --- the issue's planted mistakes -----------------------------------------------------------------
+def test_pca_with_torch_cov_says_divide_by_n(capsys):
+    def cov_pca(x, z_dim):
+        evals, evecs = torch.linalg.eigh(torch.cov(x.T))
+        return evecs.flip(1)[:, :z_dim], evals.flip(0), x.mean(0)
+    fails_with(unit01.check_pca, cov_pca, "divide by N, not N − 1 (as torch.cov does)")
+
+
+def test_pca_with_increasing_eigenvalues_says_flip_them():
+    def unsorted(x, z_dim):
+        W, lam, mu = pca(x, z_dim)
+        return W, lam.flip(0), mu
+    fails_with(unit01.check_pca, unsorted, "sorts them increasing: flip them")
+
+
+def wrong_pca(x, z_dim):
+    """A planted mistake: the covariance of uncentred data."""
+    evals, evecs = torch.linalg.eigh(x.T @ x / len(x))
+    return evecs.flip(1)[:, :z_dim], evals.flip(0), x.mean(0)
+
+
+def test_a_wrong_pca_fails_its_own_check_but_not_the_check_of_ppca_mle(capsys):
+    namespace = student_namespace(pca=wrong_pca)
+    fails_with(unit01.check_pca, namespace["pca"], "*centred*")
+    unit01.check_ppca_mle(namespace["ppca_mle"])         # strict mode: raises on any ✗
+    out = capsys.readouterr().out
+    assert CROSS not in out and "with the reference pca" in out
+
+
+def test_ppca_mle_check_leaves_the_student_namespace_alone():
+    namespace = student_namespace(pca=wrong_pca)
+    unit01.check_ppca_mle(namespace["ppca_mle"])
+    assert namespace["pca"] is wrong_pca
+
+
+def test_ppca_mle_scaled_by_lambda_minus_sigma2_names_the_square_root():
+    def unrooted(x, z_dim):
+        W, lam, mu = pca(x, z_dim)
+        sigma2 = lam[z_dim:].mean()
+        return W * (lam[:z_dim] - sigma2), mu, sigma2
+    fails_with(unit01.check_ppca_mle, unrooted, "sqrt(λ_i − σ²)")
+
+
+def test_ppca_mle_sigma2_as_the_mean_of_kept_eigenvalues_says_discarded():
+    def kept(x, z_dim):
+        W, mu, _ = ppca_mle(x, z_dim)
+        return W, mu, pca(x, z_dim)[1][:z_dim].mean()
+    fails_with(unit01.check_ppca_mle, kept, "eigenvalues[z_dim:]")
+
+
+def test_e_step_without_the_posterior_covariance_says_add_it():
+    def outer_only(x, W, mu, sigma2):
+        z_loc, _ = ppca_posterior(x, W, mu, sigma2)
+        return z_loc, z_loc[:, :, None] * z_loc[:, None, :]
+    fails_with(unit01.check_ppca_e_step, outer_only, "add the posterior covariance σ²M⁻¹")
+
+
+def test_e_step_without_the_outer_product_says_add_it():
+    def cov_only(x, W, mu, sigma2):
+        z_loc, z_cov = ppca_posterior(x, W, mu, sigma2)
+        return z_loc, z_cov.expand(len(x), -1, -1)
+    fails_with(unit01.check_ppca_e_step, cov_only, "outer product E[z_n] E[z_n]ᵀ")
+
+
+def test_e_step_returning_one_matrix_for_all_images_names_the_shape():
+    def summed(x, W, mu, sigma2):
+        z_loc, zz = ppca_e_step(x, W, mu, sigma2)
+        return z_loc, zz.sum(0)
+    fails_with(unit01.check_ppca_e_step, summed, "one d × d matrix per image")
+
+
+def test_a_wrong_posterior_does_not_fail_the_e_step_check(capsys):
+    def wrong_posterior(x, W, mu, sigma2):
+        z_loc, z_cov = ppca_posterior(x, W, mu, sigma2)
+        return z_loc, z_cov / sigma2 ** 2
+    namespace = student_namespace(ppca_posterior=wrong_posterior)
+    unit01.check_ppca_e_step(namespace["ppca_e_step"])
+    assert CROSS not in capsys.readouterr().out
+
+
+def test_m_step_on_uncentred_x_says_subtract_mu():
+    def uncentred(x, mu, z_loc, zz):
+        return ppca_m_step(x, torch.zeros_like(mu), z_loc, zz)
+    fails_with(unit01.check_ppca_m_step, uncentred, "use x − mu, not x")
+
+
+def test_m_step_dividing_by_outer_products_says_use_zz():
+    def outer(x, mu, z_loc, zz):
+        W = ((x - mu).T @ z_loc) @ torch.linalg.inv(z_loc.T @ z_loc)
+        return W, ppca_m_step(x, mu, z_loc, zz)[1]
+    fails_with(unit01.check_ppca_m_step, outer, "use zz.sum(0) = Σ E[z_n z_nᵀ]")
+
+
+def test_m_step_sigma2_divided_by_n_only_says_divide_by_nd():
+    def per_image(x, mu, z_loc, zz):
+        W, sigma2 = ppca_m_step(x, mu, z_loc, zz)
+        return W, sigma2 * x.shape[1]
+    fails_with(unit01.check_ppca_m_step, per_image, "divide by N·D, not N")
+
+
+def test_em_with_the_m_step_reaches_the_closed_form(capsys):
+    unit01.check_ppca_m_step(ppca_m_step)
+    out = capsys.readouterr().out
+    assert CROSS not in out and "it reaches the closed-form maximum" in out
+    assert "W Wᵀ and σ² equal the closed form" in out
+
+
+@pytest.mark.parametrize("check", [unit01.check_ppca_e_step, unit01.check_ppca_m_step])
+def test_em_checks_pass_on_correct_code_and_fail_on_stubs(check, capsys):
+    check({unit01.check_ppca_e_step: ppca_e_step, unit01.check_ppca_m_step: ppca_m_step}[check])
+    assert CROSS not in capsys.readouterr().out
+    crosses = fails_with(check, stub, "not implemented yet")
+    assert len(crosses) == 1
+
+
+def test_ready_names_the_unfinished_function_in_one_line(capsys):
+    assert unit01.ready(pca, ppca_mle, ppca_posterior, ppca_e_step, ppca_m_step)
+    assert capsys.readouterr().out == ""
+
+    def unwritten(x, mu, z_loc, zz):
+        raise NotImplementedError
+    unwritten.__name__ = "ppca_m_step"
+    assert not unit01.ready(pca, unwritten)
+    out = capsys.readouterr().out
+    assert out.startswith("\u23ed skipped") and "`ppca_m_step` (Part 5" in out
+    assert len(out.strip().splitlines()) == 1

@@ -9,6 +9,34 @@ from utils.checks import SelfCheckFailed
 from utils.checks import unit02
 
 
+CROSS = "\u2717"
+
+
+def fails_with(check, *args, hint):
+    """``check(*args)`` in strict mode must fail with ``hint`` on its first ✗ line, and print only
+    ✗ lines of at most 120 characters. Returns the ✗ lines."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SelfCheckFailed):
+        check(*args)
+    crosses = [line for line in out.getvalue().splitlines() if line.startswith(CROSS)]
+    assert crosses and hint in crosses[0], out.getvalue()
+    assert all(len(line) <= 120 for line in crosses), crosses
+    return crosses
+
+
+def student_namespace(**overrides):
+    """The reference solution as a notebook would hold it, with ``overrides`` (a student's
+    mistakes) in its namespace, where the functions that call each other look each other up."""
+    import inspect
+    namespace = {"torch": torch, "F": F}
+    for fn in (reconstruction_loss, train_step, corrupt, denoising_step):
+        exec(inspect.getsource(fn), namespace)
+    namespace.update(overrides)
+    return namespace
+
+
 # --- a reference solution -------------------------------------------------------------------
 def mlp(sizes, last=None):
     layers = []
@@ -95,7 +123,7 @@ def test_modules_check_fails_when_decoder_ends_with_sigmoid(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_modules(Encoder, SigmoidDecoder)
-    assert "no sigmoid" in capsys.readouterr().out
+    assert "no Sigmoid or Tanh at the end" in capsys.readouterr().out
 
 
 def test_modules_check_fails_when_encoder_ends_with_relu(capsys):
@@ -105,7 +133,7 @@ def test_modules_check_fails_when_encoder_ends_with_relu(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_modules(ReluEncoder, Decoder)
-    assert "final ReLU" in capsys.readouterr().out
+    assert "no ReLU or Sigmoid on z" in capsys.readouterr().out
 
 
 def test_modules_check_fails_when_a_layer_is_unused(capsys):
@@ -159,7 +187,7 @@ def test_loss_check_fails_on_log_of_sigmoid_for_extreme_logits(capsys):
     with pytest.raises(SelfCheckFailed):
         unit02.check_reconstruction_loss(naive)
     out = capsys.readouterr().out
-    assert "\u2713 reconstruction_loss: the value on a fixed batch" in out
+    assert "\u2713 reconstruction_loss: value = −log Bernoulli(x | logits)" in out
     assert "\u2717 reconstruction_loss: it stays finite" in out
 
 
@@ -185,7 +213,7 @@ def test_train_step_check_fails_without_zero_grad(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_train_step(accumulating_step, Encoder, Decoder)
-    assert "optimizer.zero_grad()" in capsys.readouterr().out
+    assert "call optimizer.zero_grad() first" in capsys.readouterr().out
 
 
 def test_train_step_check_fails_when_input_is_the_target(capsys):
@@ -194,7 +222,7 @@ def test_train_step_check_fails_when_input_is_the_target(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_train_step(autoassociative_step, Encoder, Decoder)
-    assert "not with x_input" in capsys.readouterr().out
+    assert "with x_target" in capsys.readouterr().out
 
 
 def test_train_step_check_fails_without_optimizer_step(capsys):
@@ -235,7 +263,7 @@ def test_corrupt_check_fails_when_keep_probability_is_p(capsys):
     with pytest.raises(SelfCheckFailed):
         unit02.check_corrupt(lambda x, p, generator=None:
                              x * (torch.rand(x.shape, generator=generator) < p))
-    assert "of the pixels were set to 0 with p = 0.25" in capsys.readouterr().out
+    assert "set to 0 with p = 0.25" in capsys.readouterr().out
 
 
 def test_corrupt_check_fails_when_input_is_modified_in_place(capsys):
@@ -245,7 +273,7 @@ def test_corrupt_check_fails_when_input_is_modified_in_place(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_corrupt(in_place)
-    assert "in place" in capsys.readouterr().out
+    assert "modified x in place" in capsys.readouterr().out
 
 
 def test_corrupt_check_fails_when_generator_is_ignored(capsys):
@@ -279,7 +307,7 @@ def test_denoising_check_fails_when_target_is_the_noisy_input(capsys):
 
     with pytest.raises(SelfCheckFailed):
         unit02.check_denoising_step(noisy_target, Encoder, Decoder)
-    assert "the target is the clean x" in capsys.readouterr().out
+    assert "Hint: the target is the clean x" in capsys.readouterr().out
 
 
 def test_denoising_check_fails_without_corruption(capsys):
@@ -287,7 +315,7 @@ def test_denoising_check_fails_without_corruption(capsys):
         unit02.check_denoising_step(
             lambda encoder, decoder, optimizer, x, p, generator=None:
             train_step(encoder, decoder, optimizer, x, x), Encoder, Decoder)
-    assert "should see corrupt(x, p, generator)" in capsys.readouterr().out
+    assert "the encoder sees corrupt(x, p, generator)" in capsys.readouterr().out
 
 
 # --- behaviour shared by all checks -----------------------------------------------------------
@@ -331,3 +359,82 @@ def test_loss_check_reports_a_wrong_return_value_in_one_line(returned, capsys):
         unit02.check_reconstruction_loss(lambda logits, x: returned)
     out = capsys.readouterr().out
     assert out.count("\u2717") == 1 and "expected a tensor" in out
+
+
+# --- the issue's planted mistakes -----------------------------------------------------------------
+def test_decoder_ending_in_tanh_fails_with_the_logits_hint():
+    class TanhDecoder(Decoder):
+        def __init__(self, z_dim, hidden_dim=64):
+            super().__init__(z_dim, hidden_dim)
+            self.net = nn.Sequential(*self.net, nn.Tanh())
+
+    crosses = fails_with(unit02.check_modules, Encoder, TanhDecoder,
+                         hint="the loss takes logits: no Sigmoid or Tanh at the end")
+    assert "outputs all in [-1, 1] for huge z" in crosses[0] and len(crosses) == 1
+
+
+def test_decoder_ending_in_sigmoid_says_outputs_lie_in_0_1():
+    class SigmoidDecoder(Decoder):
+        def forward(self, z):
+            return torch.sigmoid(self.net(z))
+
+    crosses = fails_with(unit02.check_modules, Encoder, SigmoidDecoder,
+                         hint="no Sigmoid or Tanh at the end")
+    assert "outputs all in [0, 1]" in crosses[0]
+
+
+def test_a_wrong_loss_does_not_fail_the_train_step_check(capsys):
+    mean_over_pixels = F.binary_cross_entropy_with_logits     # a planted mistake: mean, not sum
+    namespace = student_namespace(reconstruction_loss=mean_over_pixels)
+    fails_with(unit02.check_reconstruction_loss, namespace["reconstruction_loss"],
+               hint="sum over the 784 pixels instead")
+    unit02.check_train_step(namespace["train_step"])          # strict: raises on any ✗
+    out = capsys.readouterr().out
+    assert CROSS not in out and "with the reference reconstruction_loss" in out
+
+
+def test_wrong_corrupt_and_train_step_do_not_fail_the_denoising_check(capsys):
+    def keeps_with_probability_p(x, p, generator=None):
+        return x * (torch.rand(x.shape, generator=generator) < p)
+
+    def no_zero_grad(encoder, decoder, optimizer, x_input, x_target):
+        loss = reconstruction_loss(decoder(encoder(x_input)), x_target)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    namespace = student_namespace(corrupt=keeps_with_probability_p, train_step=no_zero_grad)
+    unit02.check_denoising_step(namespace["denoising_step"])
+    assert CROSS not in capsys.readouterr().out
+
+
+def test_a_diverging_step_prints_short_numbers():
+    def ascent(encoder, decoder, optimizer, x_input, x_target):
+        loss = reconstruction_loss(decoder(encoder(x_input)), x_target)
+        optimizer.zero_grad()
+        (-1e6 * loss).backward()
+        optimizer.step()
+        return loss.item()
+
+    crosses = fails_with(unit02.check_train_step, ascent, hint="Hint: ")
+    import re
+    assert not any(re.search(r"\d{7}", line) for line in crosses), crosses   # 4.71e+25, not 47103…
+
+
+def test_train_step_check_uses_reference_networks_by_default(capsys):
+    unit02.check_train_step(train_step)
+    assert CROSS not in capsys.readouterr().out
+
+
+def test_ready_skips_in_one_line_naming_the_decoder(capsys):
+    class TanhDecoder(Decoder):
+        def forward(self, z):
+            return torch.tanh(self.net(z))
+    TanhDecoder.__name__ = "Decoder"
+
+    assert unit02.ready(Encoder, Decoder, reconstruction_loss, train_step)
+    assert capsys.readouterr().out == ""
+    assert not unit02.ready(Encoder, TanhDecoder, reconstruction_loss, train_step)
+    out = capsys.readouterr().out
+    assert out.startswith("\u23ed skipped") and "`Decoder` (Part 1" in out
+    assert len(out.strip().splitlines()) == 1

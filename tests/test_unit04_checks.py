@@ -1,12 +1,14 @@
 """Unit 04 self-checks: pass on the reference VAE loss, fail on stubs and on typical wrong answers."""
 import pytest
 import torch
+from torch.distributions import Bernoulli, ContinuousBernoulli
 from torch.nn import functional as F
 
 from utils.checks import SelfCheckFailed, unit04
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+PASS, FAIL = "\u2713", "\u2717"
 
 
 # ---- the student's functions, written correctly (as in solutions/04_vae_pytorch.md) ----------------
@@ -27,6 +29,20 @@ def negative_elbo(vae, x, eps=None):
     return gaussian_kl(z_loc, z_scale) - log_px_z
 
 
+def cb_log_norm(logits):
+    small = logits.abs() < 1e-3
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    return torch.where(small, torch.log(torch.tensor(2.0)) + logits**2 / 12,
+                       torch.log(safe / torch.tanh(safe / 2)))
+
+
+def cb_negative_elbo(vae, x, eps=None):
+    z_loc, z_scale = vae.encoder(x)
+    logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
+    log_px_z = (-F.binary_cross_entropy_with_logits(logits, x, reduction="none") + cb_log_norm(logits)).sum(-1)
+    return gaussian_kl(z_loc, z_scale) - log_px_z
+
+
 def stub(*args, **kwargs):
     raise NotImplementedError("exercise: write this part")
 
@@ -41,7 +57,36 @@ def digits():
 
 
 def failed(capsys):
-    return "\u2717" in capsys.readouterr().out
+    return FAIL in capsys.readouterr().out
+
+
+def crosses(capsys, check, *args, limit=120, **kwargs):
+    """The ✗ lines of a failing check (in strict mode, the suite's, it raises at the end): each at
+    most ``limit`` characters, and every printed line a check line."""
+    with pytest.raises(SelfCheckFailed):
+        check(*args, **kwargs)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(line[0] in (PASS, FAIL) for line in lines), "\n".join(lines)
+    bad = [line for line in lines if line.startswith(FAIL)]
+    assert bad and all(len(line) <= limit for line in bad), "\n".join(bad)
+    return bad
+
+
+def first_hint(capsys, check, *args, **kwargs):
+    """The first ✗ line of a failing check: the one that carries the hint."""
+    return crosses(capsys, check, *args, **kwargs)[0]
+
+
+def not_written(capsys, check, *args):
+    """One ✗ line for an unwritten function (its hint is the shared one of SelfCheck.call)."""
+    lines = crosses(capsys, check, *args, limit=200)
+    assert len(lines) == 1 and "not implemented yet" in lines[0], "\n".join(lines)
+
+
+def with_globals(fn, **names):
+    """``fn`` as if defined in a notebook whose globals hold ``names`` (the student's other functions)."""
+    import types
+    return types.FunctionType(fn.__code__, {**fn.__globals__, **names}, fn.__name__, fn.__defaults__)
 
 
 # ---- reparameterize --------------------------------------------------------------------------------
@@ -51,35 +96,29 @@ def test_reparameterize_check_passes_on_reference(capsys):
 
 
 def test_reparameterize_check_fails_on_stub(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_reparameterize(stub)
-    assert "not implemented yet" in capsys.readouterr().out
+    not_written(capsys, unit04.check_reparameterize, stub)
 
 
 def test_reparameterize_check_names_variance_for_std(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_reparameterize(lambda loc, scale, eps=None: reparameterize(loc, scale**2, eps))
-    assert "do not square it" in capsys.readouterr().out
+    wrong = lambda loc, scale, eps=None: reparameterize(loc, scale**2, eps)
+    assert "do not square it" in first_hint(capsys, unit04.check_reparameterize, wrong)
 
 
 def test_reparameterize_check_fails_when_gradient_is_blocked(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_reparameterize(lambda loc, scale, eps=None: reparameterize(loc, scale, eps).detach())
-    assert "z has no gradient" in capsys.readouterr().out
+    wrong = lambda loc, scale, eps=None: reparameterize(loc, scale, eps).detach()
+    line = first_hint(capsys, unit04.check_reparameterize, wrong)
+    assert "z has no gradient" in line and "no .detach()" in line
 
 
 def test_reparameterize_check_fails_when_eps_is_ignored(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_reparameterize(lambda loc, scale, eps=None: reparameterize(loc, scale))
-    assert "the eps you were given" in capsys.readouterr().out
+    wrong = lambda loc, scale, eps=None: reparameterize(loc, scale)
+    assert "use the eps given" in first_hint(capsys, unit04.check_reparameterize, wrong)
 
 
 def test_reparameterize_check_fails_without_own_noise(capsys):
     def no_default(loc, scale, eps=None):
         return loc + scale * (eps if eps is not None else torch.zeros_like(loc))
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_reparameterize(no_default)
-    assert "torch.randn_like" in capsys.readouterr().out
+    assert "torch.randn_like" in first_hint(capsys, unit04.check_reparameterize, no_default)
 
 
 # ---- gaussian_kl -----------------------------------------------------------------------------------
@@ -88,34 +127,35 @@ def test_kl_check_passes_on_reference(capsys):
     assert not failed(capsys)
 
 
-def test_kl_check_fails_on_stub():
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_gaussian_kl(stub)
+def test_kl_check_fails_on_stub(capsys):
+    not_written(capsys, unit04.check_gaussian_kl, stub)
 
 
 def test_kl_check_reports_unsummed_shape(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_gaussian_kl(lambda loc, scale: 0.5 * (loc**2 + scale**2 - 1 - 2 * scale.log()))
-    out = capsys.readouterr().out
-    assert "expected shape (128,), got (128, 2)" in out and "sum over the latent dimension" in out
+    wrong = lambda loc, scale: 0.5 * (loc**2 + scale**2 - 1 - 2 * scale.log())
+    line = first_hint(capsys, unit04.check_gaussian_kl, wrong)
+    assert "expected shape (128,), got (128, 2)" in line and "sum over the latent dimension" in line
 
 
 def test_kl_check_names_missing_half(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_gaussian_kl(lambda loc, scale: 2 * gaussian_kl(loc, scale))
-    assert "missing the factor 1/2" in capsys.readouterr().out
+    wrong = lambda loc, scale: 2 * gaussian_kl(loc, scale)
+    assert "missing the factor 1/2" in first_hint(capsys, unit04.check_gaussian_kl, wrong)
 
 
 def test_kl_check_names_log_scale_for_log_variance(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_gaussian_kl(lambda loc, scale: 0.5 * (loc**2 + scale**2 - 1 - scale.log()).sum(-1))
-    assert "log σ² = 2·log(z_scale)" in capsys.readouterr().out
+    wrong = lambda loc, scale: 0.5 * (loc**2 + scale**2 - 1 - scale.log()).sum(-1)
+    assert "log σ² = 2·log(z_scale)" in first_hint(capsys, unit04.check_gaussian_kl, wrong)
+
+
+def test_kl_check_names_a_flipped_sign(capsys):
+    wrong = lambda loc, scale: -gaussian_kl(loc, scale)
+    assert "a KL is never negative" in first_hint(capsys, unit04.check_gaussian_kl, wrong)
 
 
 def test_kl_check_fails_when_not_differentiable(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_gaussian_kl(lambda loc, scale: gaussian_kl(loc, scale).detach())
-    assert "gradient is missing or wrong" in capsys.readouterr().out
+    wrong = lambda loc, scale: gaussian_kl(loc, scale).detach()
+    line = first_hint(capsys, unit04.check_gaussian_kl, wrong)
+    assert "gradient missing or wrong" in line and "torch ops only" in line
 
 
 # ---- negative_elbo ---------------------------------------------------------------------------------
@@ -124,21 +164,19 @@ def test_negative_elbo_check_passes_on_reference(capsys):
     assert not failed(capsys)
 
 
-def test_negative_elbo_check_fails_on_stub():
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_negative_elbo(stub)
+def test_negative_elbo_check_fails_on_stub(capsys):
+    not_written(capsys, unit04.check_negative_elbo, stub)
 
 
 def test_negative_elbo_check_names_flipped_sign(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_negative_elbo(lambda vae, x, eps=None: -negative_elbo(vae, x, eps))
-    assert "you returned the ELBO" in capsys.readouterr().out
+    wrong = lambda vae, x, eps=None: -negative_elbo(vae, x, eps)
+    assert "you returned the ELBO" in first_hint(capsys, unit04.check_negative_elbo, wrong)
 
 
 def test_negative_elbo_check_reports_batch_mean_shape(capsys):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_negative_elbo(lambda vae, x, eps=None: negative_elbo(vae, x, eps).mean())
-    assert "expected shape (128,), got ()" in capsys.readouterr().out
+    wrong = lambda vae, x, eps=None: negative_elbo(vae, x, eps).mean()
+    line = first_hint(capsys, unit04.check_negative_elbo, wrong)
+    assert "expected shape (128,), got ()" in line and "not over the batch" in line
 
 
 def test_negative_elbo_check_names_missing_kl(capsys):
@@ -146,20 +184,37 @@ def test_negative_elbo_check_names_missing_kl(capsys):
         z_loc, z_scale = vae.encoder(x)
         logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_negative_elbo(no_kl)
-    assert "the KL term is missing" in capsys.readouterr().out
+    assert "the KL term is missing" in first_hint(capsys, unit04.check_negative_elbo, no_kl)
 
 
-def test_negative_elbo_check_fails_when_noise_is_detached(capsys):
+def test_negative_elbo_check_names_a_detached_sample(capsys):
     def detached(vae, x, eps=None):
         z_loc, z_scale = vae.encoder(x)
         z = reparameterize(z_loc, z_scale, eps).detach()
         log_px_z = -F.binary_cross_entropy_with_logits(vae.decoder(z), x, reduction="none").sum(-1)
         return gaussian_kl(z_loc, z_scale) - log_px_z
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_negative_elbo(detached)
-    assert "gradient is missing or wrong for encoder.body" in capsys.readouterr().out
+    line = first_hint(capsys, unit04.check_negative_elbo, detached)
+    assert "missing or wrong (encoder)" in line and "not .detach()" in line
+
+
+def test_negative_elbo_check_gives_one_line_for_probs_given_logits(capsys):
+    def probs_for_logits(vae, x, eps=None):
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
+        return gaussian_kl(z_loc, z_scale) - Bernoulli(probs=logits).log_prob(x).sum(-1)
+    lines = crosses(capsys, unit04.check_negative_elbo, probs_for_logits)
+    assert len(lines) == 1 and "the decoder returns logits: Bernoulli(logits=...)" in lines[0]
+    assert "tensor(" not in lines[0]
+
+
+@pytest.mark.parametrize("wrong_part", ["reparameterize", "gaussian_kl"])
+def test_negative_elbo_check_passes_when_only_a_function_it_uses_is_wrong(capsys, wrong_part):
+    # no cascade: the check injects the references, so a wrong KL or sample fails only its own check
+    wrong = {"reparameterize": lambda loc, scale, eps=None: loc + scale**2 * eps,
+             "gaussian_kl": lambda loc, scale: 2 * gaussian_kl(loc, scale)}[wrong_part]
+    parts = {"reparameterize": reparameterize, "gaussian_kl": gaussian_kl, wrong_part: wrong}
+    unit04.check_negative_elbo(with_globals(negative_elbo, **parts))
+    assert not failed(capsys)
 
 
 # ---- training --------------------------------------------------------------------------------------
@@ -168,15 +223,22 @@ def test_training_check_passes_on_reference(capsys, digits):
     assert not failed(capsys)
 
 
-def test_training_check_fails_on_stub(digits):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_training_lowers_loss(stub, digits)
+def test_training_check_fails_on_stub(capsys, digits):
+    lines = crosses(capsys, unit04.check_training_lowers_loss, stub, digits)
+    assert len(lines) == 1 and "fix `negative_elbo` first" in lines[0]
+
+
+def test_training_check_says_which_function_to_fix_first(capsys, digits):
+    wrong_kl = lambda loc, scale: -gaussian_kl(loc, scale)
+    loss = with_globals(negative_elbo, reparameterize=reparameterize, gaussian_kl=wrong_kl)
+    lines = crosses(capsys, unit04.check_training_lowers_loss, loss, digits)
+    assert len(lines) == 1 and "not run: fix `gaussian_kl` first" in lines[0]
 
 
 def test_training_check_fails_when_maximising_the_loss(capsys, digits):
-    with pytest.raises(SelfCheckFailed):
-        unit04.check_training_lowers_loss(lambda vae, x: -negative_elbo(vae, x), digits)
-    assert "must be the *negative* ELBO" in capsys.readouterr().out
+    lines = crosses(capsys, unit04.check_training_lowers_loss, lambda vae, x, eps=None: -negative_elbo(vae, x, eps),
+                    digits)
+    assert len(lines) == 1 and "fix `negative_elbo` first" in lines[0]
 
 
 def test_training_check_prints_one_line_per_check_and_no_progress_bar(capsys, digits):
@@ -191,3 +253,121 @@ def test_training_check_leaves_the_global_generator_alone(digits):
     torch.manual_seed(0)
     unit04.check_training_lowers_loss(negative_elbo, digits)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+# ---- continuous Bernoulli --------------------------------------------------------------------------
+def test_reference_log_norm_matches_torch_continuous_bernoulli():
+    logits = torch.linspace(-10, 10, 201)
+    x = torch.rand(201)
+    expected = ContinuousBernoulli(logits=logits).log_prob(x) + F.binary_cross_entropy_with_logits(
+        logits, x, reduction="none")
+    torch.testing.assert_close(unit04.reference_cb_log_norm(logits), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_reference_cb_loss_matches_torch_continuous_bernoulli():
+    vae, x = unit04._small_vae(), unit04._grey_images()
+    _, _, eps = unit04._inputs(3)
+    z_loc, z_scale = vae.encoder(x)
+    logits = vae.decoder(z_loc + z_scale * eps)
+    expected = gaussian_kl(z_loc, z_scale) - ContinuousBernoulli(logits=logits).log_prob(x).sum(-1)
+    torch.testing.assert_close(unit04.reference_cb_negative_elbo(vae, x, eps), expected, atol=1e-2, rtol=1e-4)
+
+
+def test_cb_log_norm_check_passes_on_reference(capsys):
+    unit04.check_cb_log_norm(cb_log_norm)
+    assert not failed(capsys)
+
+
+def test_cb_log_norm_check_fails_on_stub(capsys):
+    not_written(capsys, unit04.check_cb_log_norm, stub)
+
+
+def test_cb_log_norm_check_names_the_limit_at_zero(capsys):
+    wrong = lambda f: torch.log(f / torch.tanh(f / 2))
+    line = first_hint(capsys, unit04.check_cb_log_norm, wrong)
+    assert "NaN or inf near logits = 0" in line and "its limit, log 2" in line
+
+
+def test_cb_log_norm_check_names_the_formula_in_probabilities_at_large_logits(capsys):
+    def in_probs(f):
+        lam = torch.sigmoid(f)
+        safe = torch.where((lam - 0.5).abs() < 1e-3, torch.full_like(lam, 0.25), lam)
+        c = 2 * torch.atanh(1 - 2 * safe) / (1 - 2 * safe)
+        return torch.where((lam - 0.5).abs() < 1e-3, torch.log(torch.tensor(2.0)), torch.log(c))
+    assert "use 1 − 2λ = −tanh(f/2)" in first_hint(capsys, unit04.check_cb_log_norm, in_probs)
+
+
+def test_cb_log_norm_check_names_a_nan_gradient_through_torch_where(capsys):
+    def where_trap(f):
+        return torch.where(f.abs() < 1e-3, torch.log(torch.tensor(2.0)) + f**2 / 12, torch.log(f / torch.tanh(f / 2)))
+    assert "feed the formula a safe f" in first_hint(capsys, unit04.check_cb_log_norm, where_trap)
+
+
+def test_cb_log_norm_check_names_c_for_log_c(capsys):
+    assert "return log C, not C" in first_hint(capsys, unit04.check_cb_log_norm, lambda f: cb_log_norm(f).exp())
+
+
+def test_cb_negative_elbo_check_passes_on_reference(capsys):
+    unit04.check_cb_negative_elbo(cb_negative_elbo)
+    assert not failed(capsys)
+
+
+def test_cb_negative_elbo_check_fails_on_stub(capsys):
+    not_written(capsys, unit04.check_cb_negative_elbo, stub)
+
+
+def test_cb_negative_elbo_check_names_a_missing_log_norm(capsys):
+    assert "add log C" in first_hint(capsys, unit04.check_cb_negative_elbo, negative_elbo)
+
+
+def test_cb_negative_elbo_check_names_a_subtracted_log_norm(capsys):
+    def wrong(vae, x, eps=None):
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
+        return negative_elbo(vae, x, eps) + cb_log_norm(logits).sum(-1)
+    assert "not subtracted" in first_hint(capsys, unit04.check_cb_negative_elbo, wrong)
+
+
+def test_cb_negative_elbo_check_names_probs_given_logits(capsys):
+    def wrong(vae, x, eps=None):
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
+        return gaussian_kl(z_loc, z_scale) - ContinuousBernoulli(probs=logits).log_prob(x).sum(-1)
+    line = first_hint(capsys, unit04.check_cb_negative_elbo, wrong)
+    assert "decoder gives logits: ContinuousBernoulli(logits=...)" in line
+
+
+def test_cb_negative_elbo_check_passes_with_a_wrong_log_norm_of_the_students(capsys):
+    loss = with_globals(cb_negative_elbo, cb_log_norm=lambda f: -cb_log_norm(f))
+    unit04.check_cb_negative_elbo(loss)
+    assert not failed(capsys)
+
+
+# ---- every check never raises, whatever the function returns -----------------------------------------
+CHECKS = [unit04.check_reparameterize, unit04.check_gaussian_kl, unit04.check_negative_elbo,
+          unit04.check_cb_log_norm, unit04.check_cb_negative_elbo]
+ODD = {"None": None, "a string": "x", "a tuple": (1, 2), "a NaN tensor": torch.full((128,), float("nan")),
+       "an int tensor": torch.zeros(128, dtype=torch.long)}
+
+
+@pytest.mark.parametrize("what", ODD)
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_check_never_raises_whatever_is_returned(capsys, monkeypatch, check, what):
+    monkeypatch.delenv("LVM_STRICT_CHECKS", raising=False)
+    check(lambda *args, **kwargs: ODD[what])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all(line[0] in (PASS, FAIL) for line in lines) and any(l[0] == FAIL for l in lines)
+
+
+# ---- ready() ---------------------------------------------------------------------------------------
+def test_ready_is_true_for_finished_functions(capsys):
+    assert unit04.ready(reparameterize, gaussian_kl, negative_elbo, cb_log_norm, cb_negative_elbo)
+    assert capsys.readouterr().out == ""
+
+
+def test_ready_names_the_function_to_finish_in_one_line(capsys):
+    def gaussian_kl(*args):
+        raise NotImplementedError
+    assert not unit04.ready(reparameterize, gaussian_kl, negative_elbo)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "`gaussian_kl` (Part 2)" in out[0]

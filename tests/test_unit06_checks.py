@@ -64,8 +64,17 @@ CHECKS = {"rate_distortion": (unit06.check_rate_distortion, rate_distortion),
           "free_bits_rate": (unit06.check_free_bits_rate, free_bits_rate)}
 
 
+LINE, PASS_LINE = 120, 100    # the longest ✗ line, and the longest ✓ line, in characters
+
+
+def short(lines):
+    """True when every ✗ line has at most LINE characters and every ✓ line at most PASS_LINE."""
+    return all(len(line) <= (LINE if line.startswith(FAIL) else PASS_LINE) for line in lines)
+
+
 def run(capsys, check, fn):
-    """(passed, printed lines) of one check; in strict mode (the suite's) a failure raises at the end."""
+    """(passed, printed lines) of one check; in strict mode (the suite's) a failure raises at the end.
+    Every line, ✓ or ✗, is short enough for a narrow notebook."""
     try:
         returned, raised = check(fn), False
     except SelfCheckFailed:
@@ -73,6 +82,7 @@ def run(capsys, check, fn):
     lines = capsys.readouterr().out.strip().splitlines()
     assert returned is None          # a check cell shows its lines, not a value
     passed = not raised and bool(lines) and not any(line.startswith(FAIL) for line in lines)
+    assert short(lines), "\n".join(lines)
     return passed, lines
 
 
@@ -83,7 +93,7 @@ def one_cross(capsys, check, fn, hint):
     assert not passed and len(crosses) == 1, "\n".join(lines)
     assert hint in crosses[0], crosses[0]
     assert all(line[0] in (PASS, FAIL) for line in lines), "\n".join(lines)
-    assert len(crosses[0].partition(". Hint: ")[2]) <= 120, "a hint longer than 120 characters"
+    assert len(crosses[0].partition(". Hint: ")[2]) <= 60, "a hint longer than 60 characters"
     return crosses[0]
 
 
@@ -122,6 +132,29 @@ def test_check_never_raises_in_a_students_notebook_whatever_is_returned(capsys, 
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line[0] in (PASS, FAIL) for line in lines) and sum(l[0] == FAIL for l in lines) == 1, \
         "\n".join(lines)
+
+
+def long_error(*args, **kwargs):
+    raise RuntimeError("The size of tensor a (784) must match the size of tensor b (4) at non-singleton "
+                       "dimension 1, and this message goes on " + "and on " * 40)
+
+
+PLANTED = {"a stub": stub, "a long error message": long_error,
+           **{what: (lambda value: lambda *args, **kwargs: value)(value)
+              for what, value in ODD_RETURNS.items()}}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_every_planted_mistake_prints_short_lines_with_at_most_one_hint(capsys, monkeypatch, name):
+    """Each planted wrong return (ODD_RETURNS), a stub and an error message of any length: every ✗
+    line at most 120 characters, every ✓ line at most 100, one hint. (The planted mistakes of the
+    tests below go through `run`, which asserts the same line lengths.)"""
+    monkeypatch.delenv("LVM_STRICT_CHECKS", raising=False)
+    for what, fn in PLANTED.items():
+        CHECKS[name][0](fn)
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines and short(lines), f"{what}:\n" + "\n".join(lines)
+        assert sum(". Hint: " in line for line in lines) <= 1, f"{what}:\n" + "\n".join(lines)
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -183,8 +216,8 @@ def test_rate_distortion_check_reports_a_distortion_not_summed_over_pixels(capsy
         z_loc, z_scale = vae.encoder(x)
         d = F.binary_cross_entropy_with_logits(vae.decoder(z_loc + z_scale * eps), x, reduction="none")
         return d, rate_distortion(vae, x, eps)[1]
-    line = one_cross(capsys, unit06.check_rate_distortion, wrong, "sum −log p(x|z) over the 784 pixels")
-    assert "expected shape (64,), got (64, 784)" in line
+    line = one_cross(capsys, unit06.check_rate_distortion, wrong, "sum over the 784 pixels (dim -1)")
+    assert "D has shape (64, 784), not (64,)" in line
 
 
 def test_rate_distortion_check_names_a_distortion_averaged_over_pixels(capsys):
@@ -206,7 +239,7 @@ def test_rate_distortion_check_reports_a_batch_reduction(capsys, reduce):
     def wrong(vae, x, eps=None):
         return tuple(getattr(t, reduce)() for t in rate_distortion(vae, x, eps))
     line = one_cross(capsys, unit06.check_rate_distortion, wrong, "do not sum or average over the batch")
-    assert "got ()" in line
+    assert "has shape (), not (64,)" in line
 
 
 def test_rate_distortion_check_names_a_distortion_at_the_posterior_mean(capsys):
@@ -240,9 +273,9 @@ def test_rate_distortion_check_fails_when_the_result_is_detached(capsys):
 
 @pytest.mark.parametrize("value, problem, hint", [
     (None, "returned None", "return distortion, rate"),
-    (torch.zeros(64), "not the pair (D, R)", "return distortion, rate"),
-    ((torch.zeros(64),) * 3, "returned 3 values, not 2", "return exactly two tensors"),
-    ((np.zeros(64), np.zeros(64)), "D is numpy.ndarray of shape (64,), not a torch.Tensor", "stay in torch"),
+    (torch.zeros(64), "got a tensor of shape (64,), not a pair", "return distortion, rate"),
+    ((torch.zeros(64),) * 3, "got 3 values, not 2", "return exactly two"),
+    ((np.zeros(64), np.zeros(64)), "D is a NumPy array, not a tensor", "stay in torch"),
 ])
 def test_rate_distortion_check_reports_a_wrong_return_in_one_line(capsys, value, problem, hint):
     line = one_cross(capsys, unit06.check_rate_distortion, lambda vae, x, eps=None: value, hint)
@@ -260,8 +293,8 @@ def test_active_units_check_reports_the_variance_over_the_latent_axis(capsys):
     def wrong(z_loc, threshold=0.01):
         variance = z_loc.var(1)
         return int((variance > threshold).sum()), variance
-    line = one_cross(capsys, unit06.check_active_units, wrong, "variance over the images, z_loc.var(0)")
-    assert "expected shape (9,), got (500,)" in line
+    line = one_cross(capsys, unit06.check_active_units, wrong, "variance over the images: z_loc.var(0)")
+    assert "variance has shape (500,), not (9,)" in line
 
 
 def test_active_units_check_names_greater_or_equal_for_greater(capsys):
@@ -310,9 +343,9 @@ def test_active_units_check_names_an_uncentred_second_moment(capsys):
 
 @pytest.mark.parametrize("value, problem, hint", [
     (None, "returned None", "return count, variance"),
-    (4, "returned int, not the pair", "return count, variance"),
-    ((4, np.zeros(9)), "numpy.ndarray of shape (9,), not a torch.Tensor", "stay in torch (no .numpy()"),
-    ((torch.zeros(9), 4), "returned (variance, count)", "the order (count, variance)"),
+    (4, "got an int, not a pair", "return count, variance"),
+    ((4, np.zeros(9)), "variance is a NumPy array, not a tensor", "stay in torch: use z_loc.var(0)"),
+    ((torch.zeros(9), 4), "got (variance, count)", "swap them: `return count, variance`"),
     ("4", "not a whole number", "int((variance > threshold).sum())"),
 ])
 def test_active_units_check_reports_a_wrong_return_in_one_line(capsys, value, problem, hint):
@@ -347,7 +380,7 @@ def test_iwae_check_reports_a_batch_reduction(capsys, reduce):
     line = one_cross(capsys, unit06.check_iwae_negative_bound,
                      lambda vae, x, k, eps=None: getattr(iwae_negative_bound(vae, x, k, eps), reduce)(),
                      "do not sum or average over the batch")
-    assert "expected shape (64,), got ()" in line
+    assert "shape (), not (64,)" in line
 
 
 def test_iwae_check_reports_logsumexp_over_the_images(capsys):
@@ -355,7 +388,7 @@ def test_iwae_check_reports_logsumexp_over_the_images(capsys):
         log_px, log_pz, log_qz = log_weights(vae, x, k, eps)
         return -(torch.logsumexp(log_px + log_pz - log_qz, 1) - math.log(k))
     one_cross(capsys, unit06.check_iwae_negative_bound, wrong,
-              "over the K samples (dim 0), not over the images")
+              "logsumexp over the K samples (dim 0)")
 
 
 def test_iwae_check_names_the_underflow_of_exp(capsys):
@@ -390,7 +423,7 @@ def test_iwae_check_names_the_variance_in_the_guide_density(capsys):
 
 def test_iwae_check_fails_when_the_given_eps_is_ignored(capsys):
     one_cross(capsys, unit06.check_iwae_negative_bound,
-              lambda vae, x, k, eps=None: iwae_negative_bound(vae, x, k), "with the eps you were given")
+              lambda vae, x, k, eps=None: iwae_negative_bound(vae, x, k), "with the given eps")
 
 
 def test_iwae_check_names_noise_of_the_wrong_shape_when_eps_is_none(capsys):
@@ -407,9 +440,9 @@ def test_iwae_check_fails_when_the_loss_is_detached(capsys):
 
 
 @pytest.mark.parametrize("value, problem", [
-    (None, "the result is None"),
-    ((torch.zeros(64), torch.zeros(64)), "of 2 values, not one tensor"),
-    (np.zeros(64), "numpy.ndarray of shape (64,), not a torch.Tensor"),
+    (None, "got None"),
+    ((torch.zeros(64), torch.zeros(64)), "got 2 values, not one tensor"),
+    (np.zeros(64), "a NumPy array, not a tensor"),
 ])
 def test_iwae_check_reports_a_wrong_return_in_one_line(capsys, value, problem):
     line = one_cross(capsys, unit06.check_iwae_negative_bound, lambda vae, x, k, eps=None: value, "")
@@ -420,7 +453,7 @@ def test_iwae_check_reports_a_wrong_return_in_one_line(capsys, value, problem):
 def test_free_bits_check_names_clamping_per_image(capsys):
     one_cross(capsys, unit06.check_free_bits_rate,
               lambda z_loc, z_scale, lam: kl_per_dim(z_loc, z_scale).clamp(min=lam).mean(0).sum(),
-              "average each dimension's KL over the batch first, then clamp")
+              "clamp the batch-mean KL, not each image's KL")
 
 
 @pytest.mark.parametrize("total", ["λ", "z_dim·λ"])
@@ -464,7 +497,7 @@ def test_free_bits_check_reports_one_rate_per_dimension(capsys):
 def test_free_bits_check_reports_a_python_float(capsys):
     line = one_cross(capsys, unit06.check_free_bits_rate,
                      lambda z_loc, z_scale, lam: free_bits_rate(z_loc, z_scale, lam).item(), "stay in torch")
-    assert "float, not a torch.Tensor" in line
+    assert "a float, not a tensor" in line
 
 
 def test_free_bits_check_fails_when_the_clamp_blocks_the_gradient(capsys):
@@ -495,8 +528,8 @@ def test_ready_names_every_function_to_finish_first_in_one_line(capsys):
         return globals()["free_bits_rate"](z_loc, z_scale, lam) * 2
     assert unit06.ready(rate_distortion, iwae_negative_bound, free_bits_rate) is False
     assert capsys.readouterr().out.strip().splitlines() == [
-        "⏭ skipped: first finish `iwae_negative_bound` (Section 3: not written yet) and "
-        "`free_bits_rate` (Section 4: fails its self-check), then re-run this cell"]
+        "⏭ skipped: first finish `iwae_negative_bound` (Section 3) and "
+        "`free_bits_rate` (Section 4: fails its check)"]
 
 
 def test_ready_is_false_in_one_line_for_what_is_not_a_function(capsys):

@@ -67,9 +67,9 @@ def autoencoder_architecture(path: Path, image=None, z_dim: int = 2, hidden_dim:
     ax.text(xs[1], 3.85, "encoder $g_\\phi$", ha="center", fontsize=12, color="tab:blue")
     ax.text(xs[5], 3.85, "decoder $f_\\theta$", ha="center", fontsize=12, color="tab:green")
     ax.text(xs[3], 2.5, "bottleneck", ha="center", color="tab:orange")
-    ax.text(5.6, -0.45, "Linear + ReLU between bars; no activation on $z$ or on the logits.   "
+    ax.text(5.6, -0.45, "Linear + ReLU between bars; no activation on $z$ or on the logits.\n"
             "Loss: $-\\log p(x \\mid z)$ = BCE(logits, $x$), summed over the 784 pixels",
-            ha="center", fontsize=9, color="0.3")
+            ha="center", va="top", fontsize=11, color="0.3")
     ax.set(xlim=(0, 11.2), ylim=(-0.6, 4.2))
     ax.set_axis_off()
     ax.set_title(f"MLP autoencoder: 784 → {hidden_dim} → {hidden_dim} → $z$ ($d$ = {z_dim}) "

@@ -7,8 +7,9 @@ In a solution notebook:
 - cells tagged ``depends-on-solution`` (they call a stub) get the tag ``raises-exception``;
 - outputs are removed.
 
-Each exercise is two twins, ``exercises/NN_topic.ipynb`` and its MyST Markdown twin
-``exercises/NN_topic.md``. The generator writes both and records in the notebook's metadata
+Each exercise is three twins: ``exercises/NN_topic.ipynb``, its MyST Markdown twin
+``exercises/NN_topic.md`` and its py:percent twin ``exercises/NN_topic.py``. The generator writes
+all three and records in the notebook's metadata
 (``lvm_course.cells_sha256``) a hash of the cells it wrote: their types, sources and tags.
 
 **A student's edit.** A twin is *edited* when its cells (types, sources, tags) differ both from
@@ -18,14 +19,15 @@ A twin that cannot be read, or whose notebook has no record, counts as edited un
 what the generator would write now (when in doubt, keep it).
 
 **What a run does**, exercise by exercise:
-- *up to date* (both twins hold the cells the generator would write, and the record): left alone,
-  outputs included;
-- *stale* (the solution changed) and no twin edited: both twins are regenerated;
-- *edited* (either twin, or both): both are kept, and the message names the edited twin(s).
+- *up to date* (all three twins hold the cells the generator would write, and the record): left
+  alone, outputs included;
+- *stale* (the solution changed) and no twin edited: all three twins are regenerated;
+- *edited* (any twin): all three are kept, and the message names the edited twin(s).
   With ``--force`` each edited twin is first copied next to it, to
-  ``NN_topic.backup-YYYYmmdd-HHMMSS.ipynb.bak`` (or ``.md.bak``), then both are regenerated and the
-  output says ``overwrote X (your version saved as Y)``. The ``.bak`` ending keeps a backup out of
-  jupytext pairing and out of every ``*.ipynb`` / ``*.md`` glob (the generator's, the tests').
+  ``NN_topic.backup-YYYYmmdd-HHMMSS.ipynb.bak`` (or ``.md.bak``, ``.py.bak``), then all three are
+  regenerated and the output says ``overwrote X (your version saved as Y)``. The ``.bak`` ending
+  keeps a backup out of jupytext pairing and out of every ``*.ipynb`` / ``*.md`` / ``*.py`` glob
+  (the generator's, the tests').
 
 Usage (from the repository root):
 - ``python -m tools.make_exercises`` (``make exercises``): write stale exercises, keep edited ones;
@@ -56,7 +58,8 @@ BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(\"exercise: write this part\")"
 DROPPED_TAGS = {"solution-only", "depends-on-solution", "nbval-check-output"}
-TWIN_SUFFIXES = (".ipynb", ".md")
+TWIN_SUFFIXES = (".ipynb", ".md", ".py")
+TEXT_FORMATS = {".md": "md:myst", ".py": "py:percent"}   # as in jupytext.toml
 BACKUP_ENDING = ".bak"
 FORCE_HINT = "make exercises EXERCISE_ARGS=--force"
 
@@ -115,7 +118,7 @@ def make_exercise(solution_path: Path):
 
 
 def twins(solution_path: Path) -> list[Path]:
-    """The exercise's two files: the notebook, then its Markdown twin."""
+    """The exercise's three files: the notebook, its Markdown twin, its py:percent twin."""
     return [(EXERCISES / solution_path.name).with_suffix(s) for s in TWIN_SUFFIXES]
 
 
@@ -144,17 +147,17 @@ def recorded_digest(notebook_path: Path) -> str | None:
 def edited_twins(solution_path: Path, wanted=None) -> list[Path]:
     """The exercise's twins that hold a student's edits (see the module docstring for the rule)."""
     wanted = wanted if wanted is not None else make_exercise(solution_path)
-    notebook, markdown = twins(solution_path)
+    notebook = twins(solution_path)[0]
     generated = {wanted.metadata["lvm_course"]["cells_sha256"], recorded_digest(notebook)} - {None}
-    return [p for p in (notebook, markdown) if p.exists() and twin_digest(p) not in generated]
+    return [p for p in twins(solution_path) if p.exists() and twin_digest(p) not in generated]
 
 
 def is_up_to_date(solution_path: Path, wanted=None) -> bool:
-    """True when both twins hold the cells generated from ``solution_path`` (outputs ignored)
-    and the notebook records them."""
+    """True when all three twins hold the cells generated from ``solution_path`` (outputs
+    ignored) and the notebook records them."""
     wanted = wanted if wanted is not None else make_exercise(solution_path)
-    notebook, markdown = twins(solution_path)
-    if not (notebook.exists() and markdown.exists()):
+    notebook = twins(solution_path)[0]
+    if not all(p.exists() for p in twins(solution_path)):
         return False
     digest = wanted.metadata["lvm_course"]["cells_sha256"]
     try:
@@ -162,7 +165,7 @@ def is_up_to_date(solution_path: Path, wanted=None) -> bool:
     except Exception:
         return False
     return (recorded == wanted.metadata["lvm_course"]
-            and twin_digest(notebook) == digest and twin_digest(markdown) == digest)
+            and all(twin_digest(p) == digest for p in twins(solution_path)))
 
 
 def status(solution_path: Path) -> tuple[str, list[Path]]:
@@ -192,11 +195,12 @@ def back_up(path: Path, stamp: str) -> Path:
 
 
 def write_twins(nb, solution_path: Path) -> None:
-    """Write the exercise notebook and its MyST Markdown twin."""
-    notebook, markdown = twins(solution_path)
+    """Write the exercise notebook and its MyST Markdown and py:percent twins."""
+    notebook, *text_twins = twins(solution_path)
     EXERCISES.mkdir(exist_ok=True)
     nbformat.write(nb, notebook)
-    jupytext.write(nb, markdown, fmt="md:myst")
+    for twin in text_twins:
+        jupytext.write(nb, twin, fmt=TEXT_FORMATS[twin.suffix])
 
 
 def kept_message(edited: list[Path], solution_changed: bool) -> str:
@@ -224,7 +228,7 @@ def write_exercise(solution_path: Path, force: bool = False) -> str:
     lines = [f"overwrote {shown(p)} (your version saved as {shown(back_up(p, stamp))})"
              for p in edited]
     write_twins(wanted, solution_path)
-    return "\n".join(lines + [f"wrote {shown(notebook)} and its .md twin"])
+    return "\n".join(lines + [f"wrote {shown(notebook)} and its .md and .py twins"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,9 @@
-"""Figures for the course: image grids, latent scatters, manifolds, curves, live figures, progress."""
+"""Figures for the course: image grids, latent scatters, manifolds, curves, live figures, progress.
+
+Importing this module applies the course's figure style (``STYLE``): figures are embedded at
+80 dpi and every text is at least 12 pt, i.e. at least 13.3 pixels high in the embedded image, the
+height of 10 pt text in a browser (96 px per inch): readable on a projector at the committed size.
+"""
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -19,9 +24,34 @@ FULL_MNIST = "full MNIST"                  # utils.data's name for the full data
 DATA_SOURCE_HOOK = "last_loaded_source"    # utils.data's record of what load_mnist last loaded
 _told_in_run: int | None = None            # the notebook run in which save_figure said why it wrote nothing
 
+# The course's figure style. A notebook embeds a figure at figure.dpi, and a browser shows it at
+# 96 image pixels per inch, so text of s points appears at s * dpi / 96 points: 12 pt at 80 dpi is
+# 10 pt on screen. Titles ("large") come out at 14.4 pt.
+STYLE = {"figure.dpi": 80, "font.size": 12, "axes.titlesize": "large", "axes.labelsize": "medium",
+         "xtick.labelsize": "medium", "ytick.labelsize": "medium", "legend.fontsize": "medium",
+         "legend.title_fontsize": "medium", "figure.titlesize": "large"}
+MIN_SCREEN_PT = 10      # the smallest text a figure may show, in points as a browser displays it
+
+
+def use_course_style() -> None:
+    """Apply ``STYLE`` to matplotlib (done on import; call again after changing rcParams)."""
+    plt.rcParams.update(STYLE)
+
+
+def screen_points(fontsize: float, dpi: float) -> float:
+    """How large text of ``fontsize`` points drawn at ``dpi`` looks in a browser (96 px per inch)."""
+    return fontsize * dpi / 96
+
+
+use_course_style()
+
 
 def progress(iterable=None, **kwargs):
-    """A progress bar (``tqdm.auto``: a widget in JupyterLab, text elsewhere)."""
+    """A progress bar (``tqdm.auto``: a widget in JupyterLab, text elsewhere, e.g. in a script).
+
+    A saved notebook keeps the widget's first state as text ("0%"); ``make execute`` and the
+    benchmark save it at its final state (``tools.progress_outputs``) for viewers without a kernel.
+    """
     return tqdm(iterable, **kwargs)
 
 
@@ -109,8 +139,13 @@ def as_images(x) -> np.ndarray:
                      f"got {tuple(a.shape)}")
 
 
-def image_grid(x, nrow: int = 10, ax=None, title: str | None = None, cmap: str = "gray_r"):
-    """Tile images into one picture, ``nrow`` per row; return the axes."""
+def image_grid(x, nrow: int = 10, ax=None, title: str | None = None, cmap: str = "gray_r",
+               colorbar: str | None = None):
+    """Tile images into one picture, ``nrow`` per row; return the axes.
+
+    ``colorbar``: a label; when given, a colour bar with that label explains the grey (or colour)
+    levels, e.g. for signed images such as principal components.
+    """
     imgs = as_images(x)
     nrow = check.count(nrow, "nrow")
     n = len(imgs)
@@ -123,9 +158,13 @@ def image_grid(x, nrow: int = 10, ax=None, title: str | None = None, cmap: str =
         canvas[r * (IMAGE_SIDE + 2) + 1:(r + 1) * (IMAGE_SIDE + 2) - 1,
                c * (IMAGE_SIDE + 2) + 1:(c + 1) * (IMAGE_SIDE + 2) - 1] = img
     if ax is None:
-        _, ax = plt.subplots(figsize=(nrow * 0.6, rows * 0.6 + (0.4 if title else 0)))
-    ax.imshow(canvas, cmap=cmap)
+        _, ax = plt.subplots(figsize=(nrow * 0.8, rows * 0.8 + (0.4 if title else 0)))
+    image = ax.imshow(canvas, cmap=cmap)
     ax.set_axis_off()
+    if colorbar:               # a bar beside the tiles, as tall as they are, a fifth of a tile wide
+        tile = 1 / min(n, nrow)
+        cax = ax.inset_axes([1 + 0.1 * tile, 0, 0.2 * tile, 1])
+        ax.figure.colorbar(image, cax=cax, label=colorbar)
     if title:
         ax.set_title(title)
     return ax
@@ -143,6 +182,9 @@ def reconstruction_rows(x, x_hat, n: int = 10, title: str | None = None, ax=None
     return ax
 
 
+ERROR_BAR_ALPHA, ERROR_BAR_WIDTH = 0.6, 1.0   # latent_scatter's error bars: visible, under the points
+
+
 def _check_latent_2d(z: np.ndarray, name: str = "z") -> None:
     """Raise ValueError unless ``z`` is an (N, 2) array."""
     if z.ndim != 2 or z.shape[1] != 2:
@@ -151,8 +193,12 @@ def _check_latent_2d(z: np.ndarray, name: str = "z") -> None:
 
 
 def latent_scatter(z, labels, z_std=None, ax=None, title: str | None = None,
-                   s: float = 3, alpha: float = 0.6):
-    """2-D codes coloured by digit label, with optional error bars of posterior std."""
+                   s: float = 3, alpha: float = 0.6, axis_labels=("$z_1$", "$z_2$")):
+    """2-D codes coloured by digit label, with optional error bars of posterior std.
+
+    The error bars (one std each way) are drawn under the points, opaque enough to see on a
+    projector. ``axis_labels``: what the two coordinates are (e.g. principal axes of a projection).
+    """
     z, labels = _to_numpy(z), _to_numpy(labels)
     _check_latent_2d(z)
     if len(z) == 0:
@@ -167,22 +213,25 @@ def latent_scatter(z, labels, z_std=None, ax=None, title: str | None = None,
             raise ValueError(f"z_std must have the shape of z {z.shape}, got {z_std.shape}")
         colours = plt.get_cmap("tab10")(labels % 10)
         ax.errorbar(z[:, 0], z[:, 1], xerr=z_std[:, 0], yerr=z_std[:, 1], fmt="none",
-                    ecolor=colours, alpha=0.25, linewidth=0.6)
+                    ecolor=colours, alpha=ERROR_BAR_ALPHA, linewidth=ERROR_BAR_WIDTH, zorder=1)
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5,
-                        s=s, alpha=alpha)
+                        s=s, alpha=alpha, zorder=2)
     ax.figure.colorbar(points, ax=ax, ticks=range(10), label="digit")
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     if title:
         ax.set_title(title)
     return ax
 
 
 def latent_manifold(decode: Callable[[torch.Tensor], torch.Tensor], extent=(-3, 3, -3, 3),
-                    n: int = 15, contour_points=None, ax=None, title: str | None = None):
+                    n: int = 15, contour_points=None, ax=None, title: str | None = None,
+                    contour_label: str = "95% of the given codes"):
     """Decode an n×n grid of 2-D codes over ``extent``; optionally outline ``contour_points``.
 
-    ``decode`` maps codes (m, 2) to images (m, 784) with values in [0, 1].
+    ``decode`` maps codes (m, 2) to images (m, 784) with values in [0, 1]. Each image is centred on
+    its code, so the axes read off the code of any tile. The red outline of ``contour_points`` (the
+    region holding about 95% of them) is named in a legend below the axes by ``contour_label``.
     """
     check.function(decode, "decode", "lambda z: torch.sigmoid(vae.decoder(z))")
     x0, x1, y0, y1 = extent = _extent(extent)
@@ -195,9 +244,12 @@ def latent_manifold(decode: Callable[[torch.Tensor], torch.Tensor], extent=(-3, 
     canvas = canvas.reshape(n * IMAGE_SIDE, n * IMAGE_SIDE)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(canvas, cmap="gray_r", extent=(x0, x1, y0, y1))
+    hx, hy = ((x1 - x0) / (n - 1) / 2, (y1 - y0) / (n - 1) / 2) if n > 1 else (0.5, 0.5)
+    shown = (x0 - hx, x1 + hx, y0 - hy, y1 + hy)          # tile i is centred on code i
+    ax.imshow(canvas, cmap="gray_r", extent=shown)
     if contour_points is not None:
-        _outline(ax, _to_numpy(contour_points), extent)
+        _outline(ax, _to_numpy(contour_points), shown, label=contour_label)
+        legend_below(ax)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if title:
@@ -240,8 +292,14 @@ def _decode_grid(decode: Callable[[torch.Tensor], torch.Tensor], grid: torch.Ten
     return imgs
 
 
-def _outline(ax, points: np.ndarray, extent, bins: int = 60) -> None:
-    """Draw the contour holding about 95% of ``points`` (a 2-D histogram's level set)."""
+def legend_below(ax, ncol: int = 1):
+    """Put the legend of ``ax`` under the axes, where it hides no data (e.g. no manifold tile)."""
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=ncol, frameon=False)
+
+
+def _outline(ax, points: np.ndarray, extent, bins: int = 60, label: str | None = None) -> None:
+    """Draw the contour holding about 95% of ``points`` (a 2-D histogram's level set), and a legend
+    entry ``label`` for it."""
     _check_latent_2d(points, "contour_points")
     x0, x1, y0, y1 = extent
     hist, xe, ye = np.histogram2d(points[:, 0], points[:, 1], bins=bins, range=[[x0, x1], [y0, y1]])
@@ -249,7 +307,8 @@ def _outline(ax, points: np.ndarray, extent, bins: int = 60) -> None:
     mass = np.cumsum(levels) / max(levels.sum(), 1)
     level = levels[min(np.searchsorted(mass, 0.95), len(levels) - 1)]
     xc, yc = (xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2
-    ax.contour(xc, yc, hist.T, levels=[max(level, 0.5)], colors="tab:red", linewidths=1.5)
+    ax.contour(xc, yc, hist.T, levels=[max(level, 0.5)], colors="tab:red", linewidths=2)
+    ax.plot([], [], color="tab:red", linewidth=2, label=label)   # the contour's legend entry
 
 
 def training_curves(history: Mapping[str, Sequence[float]], ax=None,

@@ -2,9 +2,22 @@
 
 Each unit's checks live in ``utils/checks/unitNN.py`` and are built on :class:`SelfCheck`.
 With $LVM_STRICT_CHECKS set (the test suite sets it), failed checks raise at the end.
+
+Shared by every unit:
+- :class:`SelfCheck`: a group of checks for one function; at most one hint per group (the first
+  ✗ carries it: later ✗ lines of the group follow from the same mistake or are about the details);
+- :func:`make_ready`: the ``ready(...)`` guard of cells that *use* the student's functions;
+- :func:`number`: numbers in messages, short whatever their size;
+- in IPython, a cell that calls an unwritten function (``raise NotImplementedError``) shows one
+  line naming the function instead of a traceback (:func:`_short_not_implemented`).
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import math
+import warnings
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -40,6 +53,7 @@ class SelfCheck:
         self.passed = 0
         self.failed = 0
         self._open = False
+        self._hinted = False
 
     def __enter__(self) -> "SelfCheck":
         self._open = True
@@ -73,7 +87,10 @@ class SelfCheck:
             print(f"{PASS} {self.name}: {what}")
             return True
         self.failed += 1
-        print(f"{FAIL} {self.name}: {what}: {one_line(problem)}" + (f". Hint: {hint}" if hint else ""))
+        shown = hint and not self._hinted   # one hint per group: the first ✗ carries it
+        self._hinted = self._hinted or bool(hint)
+        where = f"{self.name}: {what}" if what else self.name
+        print(f"{FAIL} {where}: {one_line(problem)}" + (f". Hint: {hint}" if shown else ""))
         return False
 
     def call(self, fn: Callable, *args, what: str | None = None, quiet: bool = False,
@@ -84,9 +101,9 @@ class SelfCheck:
         label = what or f"{getattr(fn, '__name__', 'your function')} runs"
         try:
             result = fn(*args, **kwargs)
-        except NotImplementedError:
-            self._report(label, "not implemented yet", "replace the `raise NotImplementedError` "
-                         "with your code, run that cell, then this one")
+        except NotImplementedError:   # one short line, whatever the label
+            self._report(label if len(label) < 30 else "", "not implemented yet",
+                         "write your code in place of the `raise` line")
             raise _Abort from None
         except Exception as err:  # a student's bug: one line, not a traceback wall
             self._report(label, f"raised {type(err).__name__}: {one_line(err)}",
@@ -144,8 +161,114 @@ class SelfCheck:
         if ok and show_gap:
             what = f"{what} (largest gap {worst:.2g})"
         return self._report(what, None if ok else
-                            f"differs from the reference by up to {worst:.3g} "
+                            f"differs from the reference by up to {number(worst)} "
                             f"(tolerance {atol:g} + {rtol:g}·|reference|)", hint)
+
+
+def number(value: Any) -> str:
+    """A number for a message, short at any size: 544.1, 0.0123, 4.71e+25, inf, nan."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4g}" if abs(x) < 1 else f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x:.3g}"
+
+
+def make_ready(parts: dict[str, tuple[str, Callable[[Callable], None]]]) -> Callable[..., bool]:
+    """The ``ready(*functions)`` guard of a unit: ``parts`` maps each exercise function's name to
+    (where it is written, e.g. "Part 1", and its check). ``ready(f, g)`` runs the checks of f and g
+    silently and returns True when all pass; otherwise it prints one line naming the functions to
+    finish first and returns False, so that a cell that uses them reads ``if unit01.ready(pca):``
+    and skips itself instead of failing with a traceback or drawing empty axes."""
+
+    def ready(*functions: Callable) -> bool:
+        unfinished, names = [], []
+        for fn in functions:
+            name = getattr(fn, "__name__", "")
+            if not callable(fn):
+                print(f"\u23ed skipped: expected one of your functions, got {describe(fn)}; "
+                      "re-run its cell")
+                return False
+            if name not in parts:
+                continue
+            where, check = parts[name]
+            printed = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    check(fn)
+                passed = FAIL not in printed.getvalue() and PASS in printed.getvalue()
+            except Exception:   # SelfCheckFailed (strict mode), or anything else: not ready
+                passed = False
+            if not passed:
+                written = "not implemented yet" not in printed.getvalue()
+                unfinished.append(f"`{name}` ({where}: fails its check)" if written
+                                  else f"`{name}` ({where})")
+                names.append((f"`{name}`", where))
+        if unfinished:
+            print(f"\u23ed skipped: first finish {_listed(unfinished, [n for n, _ in names])}")
+        return not unfinished
+
+    ready.__doc__ = ("True when each of ``functions`` (the exercise's, by name) passes its self-check, "
+                     "run silently. Otherwise print one line naming those to finish first and return "
+                     "False: a cell that uses them runs ``if ready(...):`` and skips itself instead of "
+                     "failing with a traceback.")
+    return ready
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def _listed(described: list[str], names: list[str], width: int = 90) -> str:
+    """The functions to finish, with where each is (``described``) while that fits in ``width``
+    characters, else their names only, else the first few and how many more."""
+    for text in (_and(described), _and(names)):
+        if len(text) <= width:
+            return text
+    for shown in range(len(names) - 1, 0, -1):
+        text = _and(names[:shown] + [f"{len(names) - shown} more (see the \u2717 lines above)"])
+        if len(text) <= width or shown == 1:
+            return text
+
+
+def _unwritten_function(tb) -> str:
+    """The student's function that raised: the innermost frame of ``tb`` outside installed
+    packages and outside ``utils`` (a function defined in a notebook cell or the student's file)."""
+    import utils
+    package = str(Path(utils.__file__).resolve().parent)
+    name = "a function"
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        where = code.co_filename
+        if (code.co_name != "<module>" and "site-packages" not in where
+                and not where.startswith(package)):
+            name = f"`{code.co_name}`"
+        tb = tb.tb_next
+    return name
+
+
+def _short_not_implemented(shell, etype, evalue, tb, tb_offset=None):
+    """IPython handler: an unwritten exercise function gives one line, not a traceback."""
+    return [f"\u23ed {_unwritten_function(tb)} is not written yet: replace its "
+            "`raise NotImplementedError` with your code, run that cell, then this one"]
+
+
+def _install_short_errors() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:   # plain Python: tracebacks as usual
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((NotImplementedError,), _short_not_implemented)
+
+
+_install_short_errors()
 
 
 def _comparable(actual: Any, expected: Any, what: str):

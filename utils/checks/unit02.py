@@ -1,17 +1,26 @@
 """Self-checks for exercise 02 (autoencoders): modules, loss, training step, denoising.
 
 Every check builds its own fixed inputs (seeded, on the CPU) and computes the reference answer
-here, so that the pass lines are the same in every run and need no data set.
+here, so that the pass lines are the same in every run and need no data set. A check tests its
+function against the reference versions of what it builds on: ``train_step`` runs with the reference
+``reconstruction_loss`` and reference networks, ``denoising_step`` with the reference ``train_step``
+and ``corrupt``, so one mistake gives one ✗ with the hint that fits it. :func:`ready` lets a notebook
+cell that uses the student's functions skip itself with one line while one of them is unfinished
+or wrong.
 """
 from __future__ import annotations
 
 import copy
 import math
+from typing import Callable
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from . import SelfCheck, _Abort
+from . import SelfCheck, _Abort, make_ready, number
+from .._validate import one_line
+from .unit01 import NOT_WRITTEN, _with_references
 
 X_DIM = 784
 
@@ -30,18 +39,64 @@ def _images(n: int, seed: int) -> torch.Tensor:
     return torch.where(flip, 1 - prototypes[pick], prototypes[pick])
 
 
-def _build(sc: SelfCheck, Encoder, Decoder, z_dim: int, seed: int = 0):
-    """The student's encoder and decoder, built with a fixed seed (global RNG left untouched)."""
+class _Encoder(nn.Module):
+    """The reference encoder: 784 → 64 → 64 → z_dim, ReLU between, a Linear layer last."""
+
+    def __init__(self, z_dim: int, hidden_dim: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(X_DIM, hidden_dim), nn.ReLU(),
+                                 nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                                 nn.Linear(hidden_dim, z_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _Decoder(nn.Module):
+    """The reference decoder: z_dim → 64 → 64 → 784 logits."""
+
+    def __init__(self, z_dim: int, hidden_dim: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, hidden_dim), nn.ReLU(),
+                                 nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                                 nn.Linear(hidden_dim, X_DIM))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def _train_step(encoder, decoder, optimizer, x_input, x_target) -> float:
+    """The reference training step."""
+    loss = _reference_loss(decoder(encoder(x_input)), x_target)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _corrupt(x, p, generator=None):
+    """The reference masking noise."""
+    return x * (torch.rand(x.shape, generator=generator, device=x.device) >= p)
+
+
+def _seeded(sc: SelfCheck, cls, z_dim: int, seed: int, what: str, quiet: bool = False):
+    """``cls(z_dim)`` built with a fixed seed (the global random state is left untouched)."""
     def build():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return Encoder(z_dim), Decoder(z_dim)
+            return cls(z_dim)
 
-    return sc.call(build, what=f"Encoder(z_dim={z_dim}) and Decoder(z_dim={z_dim}) build")
+    return _call(sc, build, what=what, quiet=quiet)
+
+
+def _build(sc: SelfCheck, Encoder, Decoder, z_dim: int, seed: int = 0):
+    """An encoder and a decoder, built with a fixed seed; the reference ones when None."""
+    return (_seeded(sc, Encoder or _Encoder, z_dim, seed, f"Encoder({z_dim}) builds", Encoder is None),
+            _seeded(sc, Decoder or _Decoder, z_dim, seed, f"Decoder({z_dim}) builds", Decoder is None))
 
 
 def _with_reference(sc: SelfCheck, Encoder, Decoder):
-    """The student's encoder and decoder (z_dim=2, seed 0) and a deep copy of each, which a
+    """An encoder and a decoder (z_dim=2, seed 0) and a deep copy of each, which a
     reference update steps alongside: (encoder, decoder, ref_encoder, ref_decoder)."""
     encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2)
     return encoder, decoder, copy.deepcopy(encoder), copy.deepcopy(decoder)
@@ -59,7 +114,7 @@ def _loss_value(sc: SelfCheck, loss, what: str) -> float:
         return float(loss.item())
     if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
-    sc.true(what, False, f"expected a number (the minibatch loss), got {type(loss).__name__}"
+    sc.true(what, False, f"expected a number, got {type(loss).__name__}"
             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""),
             "return loss.item() of the scalar loss")
     raise _Abort
@@ -77,26 +132,54 @@ def _loss_tensor(sc: SelfCheck, loss, what: str) -> torch.Tensor:
     return loss
 
 
+def _fail(sc: SelfCheck, what: str, problem: str, hint: str) -> None:
+    """One ✗ line, then stop the group (one mistake, one ✗)."""
+    sc.true(what, False, problem, hint)
+    raise _Abort
+
+
+def _call(sc: SelfCheck, fn: Callable, *args, what: str, note: str = "", quiet: bool = False):
+    """Run the student's ``fn``: its result and a ✓ line (``what`` and ``note``; none if
+    ``quiet``), or one short ✗ line (``what``) and stop the group."""
+    try:
+        result = fn(*args)
+    except NotImplementedError:
+        _fail(sc, what, "not implemented yet", NOT_WRITTEN)
+    except Exception as err:  # the student's bug: one line, not a traceback wall
+        message = one_line(err)
+        message = message if len(message) <= 36 else message[:35] + "…"
+        _fail(sc, what, f"raised {type(err).__name__}: {message}", "run it by hand to see the traceback")
+    if not quiet:
+        sc.true(f"{what} {note}".strip(), True, "")
+    return result
+
+
 def check_modules(Encoder, Decoder) -> None:
-    """Encoder(z_dim)(x) has shape (N, z_dim), Decoder(z_dim)(z) returns (N, 784) logits."""
-    with SelfCheck("encoder and decoder") as sc:
+    """Encoder(z_dim)(x) has shape (N, z_dim) and can be negative; Decoder(z_dim)(z) returns
+    (N, 784) logits, unbounded (no Sigmoid or Tanh at the end). The decoder gets fixed random codes,
+    not the student's encoder's output; the group stops at its first ✗."""
+    with SelfCheck("modules") as sc:
         x = _images(64, seed=0)
+        gen = torch.Generator().manual_seed(6)
         for z_dim in (2, 10):
             encoder, decoder = _build(sc, Encoder, Decoder, z_dim)
-            z = sc.call(encoder, x, what=f"encoder(x) runs (z_dim={z_dim})")
-            sc.shape("encoder(x)", z, (64, z_dim),
-                     f"the encoder maps each image (784 pixels) to z_dim={z_dim} numbers")
-            logits = sc.call(decoder, z, what=f"decoder(z) runs (z_dim={z_dim})")
-            sc.shape("decoder(z)", logits, (64, X_DIM),
-                     "the decoder maps each code back to 784 pixel logits")
-        sc.true("the codes can be negative (no ReLU or sigmoid on z)", bool((z < 0).any()),
-                f"all {z.numel()} code values are ≥ 0",
-                "end the encoder with a Linear layer: a final ReLU or sigmoid wastes half "
-                "the code space or more")
-        sc.true("the decoder returns logits (not probabilities)",
-                bool((logits < 0).any() or (logits > 1).any()),
-                "every decoder output lies in [0, 1]",
-                "end the decoder with a Linear layer and no sigmoid: the loss takes logits")
+            z = _call(sc, encoder, x, what=f"encoder(x) runs (z_dim={z_dim})")
+            sc.shape("encoder(x)", z, (64, z_dim), f"map each image to z_dim={z_dim} numbers")
+            codes = torch.randn(64, z_dim, generator=gen)
+            logits = _call(sc, decoder, codes, what=f"decoder(z) runs (z_dim={z_dim})")
+            sc.shape("decoder(z)", logits, (64, X_DIM), "map each code to 784 pixel logits")
+        if not bool((z < 0).any()):
+            _fail(sc, "codes can be negative", f"all {z.numel()} code values are ≥ 0",
+                  "end the encoder with nn.Linear: no ReLU or Sigmoid on z")
+        sc.true("codes can be negative", True, "")
+        huge = _call(sc, decoder, 100 * codes, what="decoder runs on huge codes (100 × randn)",
+                     quiet=True)
+        sc.shape("decoder(100 z)", huge, (64, X_DIM), quiet=True)
+        if bool(((huge >= -1) & (huge <= 1)).all()):
+            low = 0 if bool((huge >= 0).all()) else -1
+            _fail(sc, "decoder", f"outputs all in [{low}, 1] for huge z",
+                  "the loss takes logits: no Sigmoid or Tanh at the end")
+        sc.true("decoder outputs are logits (unbounded: no Sigmoid or Tanh at the end)", True, "")
         total = z.double().pow(2).sum() + logits.double().pow(2).mean()
         if total.requires_grad:                    # else no parameter gets a gradient: said below
             total.backward()
@@ -106,10 +189,8 @@ def check_modules(Encoder, Decoder) -> None:
         sc.true("gradients reach every parameter of the encoder and the decoder",
                 n_params > 0 and not dead,
                 "no trainable parameters" if n_params == 0 else
-                f"{len(dead)} parameter tensor(s) of the {', '.join(sorted(set(dead)))} get no "
-                "gradient",
-                "build the layers as attributes (e.g. self.net = nn.Sequential(...)) after "
-                "super().__init__(), and use all of them in forward")
+                f"{len(dead)} tensor(s) of the {', '.join(sorted(set(dead)))} get no gradient",
+                "build layers as attributes after super().__init__(); use all in forward")
 
 
 def check_reconstruction_loss(reconstruction_loss) -> None:
@@ -119,37 +200,40 @@ def check_reconstruction_loss(reconstruction_loss) -> None:
         logits = 3 * torch.randn(8, X_DIM, generator=gen)
         x = (torch.rand(8, X_DIM, generator=gen) < 0.3).float()
         expected = _reference_loss(logits, x)
-        loss = sc.call(reconstruction_loss, logits.clone(), x.clone(),
-                       what="reconstruction_loss(logits, x) runs")
-        loss = _loss_tensor(sc, loss, "reconstruction_loss returns a tensor")
+        loss = _call(sc, reconstruction_loss, logits.clone(), x.clone(),
+                     what="runs", note="on 8 fixed images")
+        loss = _loss_tensor(sc, loss, "returns a tensor")
         sc.shape("reconstruction_loss(logits, x)", loss, (),
-                 "return one number: the per-image sum over pixels, averaged over the batch")
+                 "return one number: sum over pixels, mean over the batch")
         loss = loss.detach().to(expected.dtype)
-        hints = [(expected / X_DIM, "it equals the mean over pixels: sum over the 784 pixels "
-                                    "instead (nats per image)"),
-                 (expected * len(x), "it equals the sum over the batch: average over the images"),
-                 (-expected, "the sign is flipped: the loss is the *negative* log-likelihood"),
-                 (_reference_loss(torch.sigmoid(logits), x),
-                  "it matches BCE of sigmoid(logits): the inputs are logits already, do not "
-                  "apply a sigmoid first")]
-        hint = next((h for value, h in hints if torch.isclose(loss, value, rtol=1e-4)),
-                    "−log Bernoulli(x | logits) = F.binary_cross_entropy_with_logits(logits, x, "
-                    "reduction='none'), summed over pixels, averaged over images")
-        sc.close("the value on a fixed batch equals −log Bernoulli(x | logits) in nats per image",
-                 loss, expected, atol=1e-3, rtol=1e-5, hint=hint)
+        hints = [(expected / X_DIM, "the mean over pixels", "sum over the 784 pixels instead"),
+                 (expected * len(x), "the sum over the batch", "average over the images"),
+                 (-expected, "the sign is flipped", "the loss is the *negative* log-likelihood"),
+                 (_reference_loss(torch.sigmoid(logits), x), "BCE of sigmoid(logits)",
+                  "the inputs are logits already: do not apply a sigmoid")]
+        what = "value (nats per image)"
+        if not torch.isclose(loss, expected, rtol=1e-5, atol=1e-3):
+            problem, hint = next(((p, h) for value, p, h in hints
+                                  if torch.isclose(loss, value, rtol=1e-4)),
+                                 (f"{number(loss)} instead of {number(expected)}",
+                                  "F.binary_cross_entropy_with_logits, summed over pixels"))
+            _fail(sc, what, problem, hint)
+        sc.true("value = −log Bernoulli(x | logits), nats per image", True, "")
         extreme = torch.tensor([[200.0, -200.0, 200.0, -200.0]])
         target = torch.tensor([[0.0, 1.0, 1.0, 0.0]])
-        value = sc.call(reconstruction_loss, extreme, target,
-                        what="reconstruction_loss runs on extreme logits (±200)")
-        value = _loss_tensor(sc, value, "reconstruction_loss returns a tensor on extreme logits")
+        value = _call(sc, reconstruction_loss, extreme, target,
+                      what="runs on extreme logits (±200)")
+        value = _loss_tensor(sc, value, "returns a tensor on extreme logits")
         sc.close("it stays finite and exact for extreme logits (±200)", value,
                  _reference_loss(extreme, target), atol=1e-3,
-                 hint="compute from the logits (binary_cross_entropy_with_logits or "
-                      "Bernoulli(logits=...)); log(sigmoid(...)) underflows to log(0)")
+                 hint="compute from the logits: log(sigmoid(...)) underflows to log(0)")
 
 
-def check_train_step(train_step, Encoder, Decoder) -> None:
-    """One step: returns the pre-step loss, updates both networks like a reference, lowers the loss."""
+def check_train_step(train_step, Encoder=None, Decoder=None) -> None:
+    """One step: returns the pre-step loss, updates both networks like a reference, lowers the loss.
+    It runs with the reference ``reconstruction_loss`` in place of the student's, and with the
+    reference networks unless ``Encoder`` and ``Decoder`` are given."""
+    train_step = _with_references(train_step, reconstruction_loss=_reference_loss)
     with SelfCheck("train_step") as sc:
         x = _images(256, seed=3)
         encoder, decoder, ref_encoder, ref_decoder = _with_reference(sc, Encoder, Decoder)
@@ -163,21 +247,25 @@ def check_train_step(train_step, Encoder, Decoder) -> None:
         with torch.no_grad():
             before = _reference_loss(ref_decoder(ref_encoder(blank)), x[:64])
             wrong_target = _reference_loss(ref_decoder(ref_encoder(blank)), blank)
-        loss = sc.call(train_step, encoder, decoder, optimizer, blank, x[:64],
-                       what="train_step(encoder, decoder, optimizer, x_input, x_target) runs")
-        loss = _loss_value(sc, loss, "train_step returns the minibatch loss")
-        hint = ("the loss compares decoder(encoder(x_input)) with x_target, not with x_input"
-                if math.isclose(loss, wrong_target.item(), rel_tol=1e-4) else
-                "return the loss computed before optimizer.step(), as loss.item()")
-        sc.close("it returns the loss of x_target given x_input, before the update",
-                 torch.tensor(loss), before, atol=1e-3, rtol=1e-5, hint=hint)
+        loss = _call(sc, train_step, encoder, decoder, optimizer, blank, x[:64],
+                     what="runs", note="(with the reference reconstruction_loss and networks)")
+        loss = _loss_value(sc, loss, "returns the minibatch loss")
+        what = "returns the loss before the update"
+        if not math.isclose(loss, before.item(), rel_tol=1e-5, abs_tol=1e-3):
+            if math.isclose(loss, wrong_target.item(), rel_tol=1e-4):
+                _fail(sc, what, "it compares with x_input", "compare decoder(encoder(x_input)) "
+                      "with x_target")
+            _fail(sc, what, f"{number(loss)} instead of {number(before)}",
+                  "reconstruction_loss(decoder(encoder(x_input)), x_target), before step()")
+        sc.true(what, True, "")
         unchanged = [part for part, module, ref in (("encoder", encoder, ref_encoder),
                                                     ("decoder", decoder, ref_decoder))
                      if all(torch.equal(p, q) for p, q in zip(module.parameters(),
                                                              ref.parameters()))]
-        sc.true("it updates the encoder and the decoder", not unchanged,
-                f"the {' and the '.join(unchanged)} did not change",
-                "call loss.backward() and optimizer.step() inside train_step")
+        if unchanged:
+            _fail(sc, "updates both networks", f"the {' and the '.join(unchanged)} did not change",
+                  "call loss.backward() and optimizer.step()")
+        sc.true("updates the encoder and the decoder", True, "")
 
         # the same step and two more on the reference; the parameters must agree
         def ref_step(x_in, x_target):
@@ -191,32 +279,32 @@ def check_train_step(train_step, Encoder, Decoder) -> None:
                 train_step(encoder, decoder, optimizer, batch, batch)
 
         ref_step(blank, x[:64])
-        sc.call(two_more_steps, what="two more steps run")
+        _call(sc, two_more_steps, what="two more steps run")
         for batch in (x[64:128], x[128:192]):
             ref_step(batch, batch)
         gap = max((p - q).abs().max().item() for p, q in zip(params, ref_params))
-        sc.true("three steps match a reference Adam update step by step", gap < 1e-4,
-                f"the parameters differ from the reference's by up to {gap:.3g}",
-                "call optimizer.zero_grad() before loss.backward() (otherwise gradients "
-                "accumulate), and use reconstruction_loss as the loss")
+        if not gap < 1e-4:
+            _fail(sc, "3 steps = reference Adam steps", f"off by up to {number(gap)}",
+                  "call optimizer.zero_grad() first")
+        sc.true("three steps match a reference Adam update step by step", True, "")
 
         # a short run from a fresh start lowers the loss on the whole toy set
         encoder, decoder = _build(sc, Encoder, Decoder, z_dim=2, seed=1)
         optimizer = _adam(encoder, decoder)
         with torch.no_grad():
             start = _reference_loss(decoder(encoder(x)), x).item()
+
         def short_run():
             for step in range(60):
                 batch = x[(step % 4) * 64:(step % 4 + 1) * 64]
                 train_step(encoder, decoder, optimizer, batch, batch)
 
-        sc.call(short_run, what="a short training run (60 steps) runs")
+        _call(sc, short_run, what="a short training run (60 steps) runs")
         with torch.no_grad():
             end = _reference_loss(decoder(encoder(x)), x).item()
         sc.true("a short training run lowers the loss", end < 0.9 * start,
-                f"the loss went from {start:.1f} to {end:.1f} nats per image in 60 steps "
-                "(expected at least 10% lower)",
-                "check the sign of the loss (minimise the negative log-likelihood)")
+                f"{number(start)} → {number(end)} nats per image in 60 steps",
+                "minimise the loss (check its sign)")
 
 
 def check_corrupt(corrupt) -> None:
@@ -225,33 +313,31 @@ def check_corrupt(corrupt) -> None:
         gen = torch.Generator().manual_seed(4)
         x = 0.05 + 0.95 * torch.rand(200, X_DIM, generator=gen)  # no zero pixels
         x_copy = x.clone()
-        out = sc.call(corrupt, x, 0.25, torch.Generator().manual_seed(0),
-                      what="corrupt(x, p=0.25, generator) runs")
+        out = _call(sc, corrupt, x, 0.25, torch.Generator().manual_seed(0),
+                    what="runs with p = 0.25")
         sc.shape("corrupt(x, p, generator)", out, tuple(x.shape),
                  "return a corrupted copy of the whole batch")
         sc.true("x itself is left unchanged", torch.equal(x, x_copy),
-                "corrupt modified its input in place",
-                "work on a copy (x * mask, or torch.where) instead of x[...] = 0")
+                "it modified x in place", "use x * mask, not x[...] = 0")
         sc.true("every pixel is either kept or set to 0", bool(((out == 0) | (out == x)).all()),
                 "some pixels changed to values other than 0",
-                "masking noise keeps a pixel or zeroes it: x * (torch.rand(...) >= p)")
+                "keep or zero a pixel: x * (torch.rand(...) >= p)")
         dropped = (out == 0).float().mean().item()
         sc.true("a fraction p of the pixels is dropped", abs(dropped - 0.25) < 0.01,
-                f"{dropped:.1%} of the pixels were set to 0 with p = 0.25",
-                "drop a pixel when torch.rand(...) < p (not >= p)")
-        again = sc.call(corrupt, x, 0.25, torch.Generator().manual_seed(0),
-                        what="a second call with an identically seeded generator runs")
+                f"{dropped:.1%} set to 0 with p = 0.25", "drop a pixel when torch.rand(...) < p")
+        again = _call(sc, corrupt, x, 0.25, torch.Generator().manual_seed(0),
+                      what="a second call with an identically seeded generator runs")
         sc.shape("the second call's result", again, tuple(x.shape), quiet=True)
-        sc.true("the same generator seed gives the same corruption", torch.equal(out, again),
-                "two calls with identically seeded generators gave different masks",
+        sc.true("the same seed gives the same corruption", torch.equal(out, again),
+                "two equally seeded calls gave different masks",
                 "pass generator=generator to torch.rand")
-        other = sc.call(corrupt, x, 0.25, torch.Generator().manual_seed(1),
-                        what="a call with another seed runs")
+        other = _call(sc, corrupt, x, 0.25, torch.Generator().manual_seed(1),
+                      what="a call with another seed runs")
         sc.shape("the result with another seed", other, tuple(x.shape), quiet=True)
         sc.true("another seed gives another corruption", not torch.equal(out, other),
                 "two different seeds gave the same mask", "draw the mask with torch.rand")
-        kept = sc.call(corrupt, x, 0.0, None, what="corrupt(x, p=0) runs")
-        blank = sc.call(corrupt, x, 1.0, None, what="corrupt(x, p=1) runs")
+        kept = _call(sc, corrupt, x, 0.0, None, what="corrupt(x, p=0) runs")
+        blank = _call(sc, corrupt, x, 1.0, None, what="corrupt(x, p=1) runs")
         for p, result in ((0, kept), (1, blank)):
             sc.shape(f"corrupt(x, p={p})", result, tuple(x.shape), quiet=True)
         sc.true("p = 0 keeps every pixel and p = 1 drops every pixel",
@@ -260,8 +346,12 @@ def check_corrupt(corrupt) -> None:
                 "drop a pixel when torch.rand(...) < p")
 
 
-def check_denoising_step(denoising_step, Encoder, Decoder) -> None:
-    """A denoising step: the corrupted batch goes in, the clean batch is the target."""
+def check_denoising_step(denoising_step, Encoder=None, Decoder=None) -> None:
+    """A denoising step: the corrupted batch goes in, the clean batch is the target. It runs with
+    the reference ``train_step`` and ``corrupt`` in place of the student's, and with the reference
+    networks unless ``Encoder`` and ``Decoder`` are given."""
+    denoising_step = _with_references(denoising_step, train_step=_train_step, corrupt=_corrupt,
+                                      reconstruction_loss=_reference_loss)
     with SelfCheck("denoising_step") as sc:
         x = _images(64, seed=5)
         encoder, decoder, ref_encoder, ref_decoder = _with_reference(sc, Encoder, Decoder)
@@ -271,19 +361,33 @@ def check_denoising_step(denoising_step, Encoder, Decoder) -> None:
             clean_target = _reference_loss(ref_decoder(ref_encoder(blank)), x)
             noisy_target = _reference_loss(ref_decoder(ref_encoder(blank)), blank)
             no_noise = _reference_loss(ref_decoder(ref_encoder(x)), x)
-        loss = sc.call(denoising_step, encoder, decoder, optimizer, x, 1.0,
-                       torch.Generator().manual_seed(0),
-                       what="denoising_step(encoder, decoder, optimizer, x, p=1, generator) runs")
-        loss = _loss_value(sc, loss, "denoising_step returns the minibatch loss")
-        if math.isclose(loss, noisy_target.item(), rel_tol=1e-4):
-            hint = "the target is the clean x; only the encoder's input is corrupted"
-        elif math.isclose(loss, no_noise.item(), rel_tol=1e-4):
-            hint = "the encoder should see corrupt(x, p, generator), not x"
-        else:
-            hint = "return train_step(encoder, decoder, optimizer, corrupt(x, p, generator), x)"
-        sc.close("with p = 1 it reconstructs the clean x from a blank input", torch.tensor(loss),
-                 clean_target, atol=1e-3, rtol=1e-5, hint=hint)
+        loss = _call(sc, denoising_step, encoder, decoder, optimizer, x, 1.0,
+                     torch.Generator().manual_seed(0), what="runs with p = 1",
+                     note="(with the reference train_step and corrupt)")
+        loss = _loss_value(sc, loss, "returns the minibatch loss")
+        what = "with p = 1: the loss of the clean x given a blank input"
+        if not math.isclose(loss, clean_target.item(), rel_tol=1e-5, abs_tol=1e-3):
+            if math.isclose(loss, noisy_target.item(), rel_tol=1e-4):
+                _fail(sc, what, "the target is the corrupted x", "the target is the clean x")
+            if math.isclose(loss, no_noise.item(), rel_tol=1e-4):
+                _fail(sc, what, "the input is the clean x", "the encoder sees corrupt(x, p, generator)")
+            _fail(sc, what, f"{number(loss)} instead of {number(clean_target)}",
+                  "train_step(..., corrupt(x, p, generator), x)")
+        sc.true(what, True, "")
         changed = any(not torch.equal(p, q) for p, q in zip(decoder.parameters(),
                                                            ref_decoder.parameters()))
         sc.true("it takes an optimizer step", changed, "the decoder's parameters did not change",
                 "use train_step, which calls optimizer.step()")
+
+
+# ---- for the notebook's cells that use the student's functions -------------------------------------
+_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+    "Encoder": ("Part 1", lambda Encoder: check_modules(Encoder, _Decoder)),
+    "Decoder": ("Part 1", lambda Decoder: check_modules(_Encoder, Decoder)),
+    "reconstruction_loss": ("Part 2", check_reconstruction_loss),
+    "train_step": ("Part 3", check_train_step),
+    "corrupt": ("Part 4", check_corrupt),
+    "denoising_step": ("Part 4", check_denoising_step),
+}
+
+ready = make_ready(_PARTS)

@@ -9,13 +9,17 @@ statistical check uses a fixed seed, so it passes or fails the same way on every
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from typing import Callable
 
 import torch
+from torch.distributions import Normal
 
-from . import SelfCheck
-from ..vae import VAE, log_likelihood, negative_elbo
+from . import FAIL, SelfCheck, make_ready, number
+from ..vae import VAE, gaussian_kl, log_likelihood, negative_elbo
+from ..vae import reinforce_negative_elbo as surrogate
 
 DTYPE = torch.float64
 MU, SIGMA = 0.5, 0.8          # sigma != 1, so a missing 1/sigma factor shows
@@ -65,76 +69,114 @@ def _noise(seed: int, repeats: int = N_REPEATS, n_samples: int = N_SAMPLES) -> t
     return torch.randn(repeats, n_samples, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
 
 
-def _run(sc: SelfCheck, fn: Callable, cost: str, eps: torch.Tensor, label: str, hint: str) -> torch.Tensor:
-    """Call the student's estimator on one cost; check the output's shape; return it as float64."""
-    out = sc.call(fn, COSTS[cost]["f"], MU, SIGMA, eps.clone(), what=f"{label} runs on the {cost} cost")
-    sc.shape(f"the {label} estimate for the {cost} cost", out, (eps.shape[0], 2),
-             hint="return one row per repeat: average over the S samples (the last dimension of eps) "
-                  "and stack (d/dmu, d/dsigma) as the last dimension")
-    out = out.detach().to(DTYPE).cpu()
-    if not torch.isfinite(out).all():
-        sc.true(f"{label} estimates are finite", False, "they contain NaN or inf", hint)
+SHAPE_HINT = "average over the S samples"
+
+
+def _run(sc: SelfCheck, fn: Callable, cost: str, eps: torch.Tensor, label: str,
+         quiet: bool = False) -> torch.Tensor:
+    """Call the student's estimator on one cost; check the output's shape; return it as float64
+    (a result with NaN or inf is one ✗ line and stops the group)."""
+    out = sc.call(fn, COSTS[cost]["f"], MU, SIGMA, eps.clone(), quiet=quiet,
+                  what=f"{label} runs on the {cost} cost")
+    sc.shape("output", out, (eps.shape[0], 2), hint=SHAPE_HINT, quiet=quiet)
+    out = out.detach().to("cpu", DTYPE)
+    sc.require(f"estimates ({cost})", bool(torch.isfinite(out).all()), "NaN or inf",
+               "look for a division by zero or an overflow")
     return out
 
 
-def _quiet(sc: SelfCheck, fn: Callable, label: str, *args) -> torch.Tensor:
-    """Run the estimator ``fn`` without a pass line; an error or a result that is not an (R, 2)
-    tensor is one ✗ line and stops the group. Returns the result as float64 on the CPU."""
-    eps = args[-1]
-    out = sc.call(fn, *args, what=f"{label} runs", quiet=True)
-    sc.shape(f"the {label} estimate", out, (eps.shape[0], 2), quiet=True,
-             hint="return one row per repeat: (d/dmu, d/dsigma) averaged over the samples")
-    return out.detach().to(DTYPE).cpu()
-
-
-def _within_tolerance(sc: SelfCheck, what: str, z: torch.Tensor, got: torch.Tensor, got_name: str,
-                      exact: torch.Tensor, exact_name: str, spec: str, hint: str) -> None:
+def _within_tolerance(sc: SelfCheck, what: str, z: torch.Tensor, hint: str) -> None:
     """Pass when both components (d/dmu, d/dsigma) of the z-scores ``z`` are within Z_TOL standard
-    errors; else report the worst one: ``got_name`` is its ``got``, ``exact_name`` its ``exact``,
-    both written with the format ``spec``."""
+    errors; else report the worst one in a few words."""
     worst = int(z.abs().argmax())
-    name = ["d/dmu", "d/dsigma"][worst]
     sc.true(what, bool((z.abs() < Z_TOL).all()),
-            f"{name}: {got_name} is {got[worst].item():{spec}}, {exact_name} is "
-            f"{exact[worst].item():{spec}} ({z[worst].item():+.1f} standard errors away)", hint)
+            f"{number(z[worst].abs())} s.e. off ({['d/dmu', 'd/dsigma'][worst]})", hint)
 
 
-def _unbiased(sc: SelfCheck, est: torch.Tensor, cost: str, label: str, hint: str) -> None:
+def _unbiased(sc: SelfCheck, est: torch.Tensor, cost: str, hint: str) -> None:
     exact = torch.tensor(COSTS[cost]["grad"], dtype=DTYPE)
     mean, se = est.mean(0), est.std(0) / math.sqrt(len(est))
-    _within_tolerance(sc, f"{label} is unbiased for the {cost} cost (mean within {Z_TOL:g} standard errors "
-                          f"of the exact gradient)", (mean - exact) / se.clamp_min(1e-300),
-                      mean, f"mean of {len(est):,} estimates", exact, "the exact gradient", "+.4f", hint)
+    _within_tolerance(sc, f"unbiased ({cost})", (mean - exact) / se.clamp_min(1e-300), hint)
 
 
-def _variance(sc: SelfCheck, est: torch.Tensor, cost: str, estimator: str, label: str, hint: str) -> None:
+def _variance(sc: SelfCheck, est: torch.Tensor, cost: str, estimator: str, hint: str) -> None:
     exact = exact_variances(cost, estimator)
     centred = est - est.mean(0)
     s2, m4 = centred.pow(2).mean(0), centred.pow(4).mean(0)
     se = ((m4 - s2**2) / len(est)).sqrt().clamp_min(1e-300)
-    _within_tolerance(sc, f"{label} has the exact variance for the {cost} cost (within {Z_TOL:g} standard "
-                          f"errors; exact value by numerical integration)", (s2 - exact) / se,
-                      s2, f"variance of your {N_SAMPLES}-sample estimates", exact, "exact", ".4g", hint)
+    _within_tolerance(sc, f"variance ({cost})", (s2 - exact) / se, hint)
 
 
-REINFORCE_HINT = ("the score of N(mu, sigma^2) is ((z - mu) / sigma^2, ((z - mu)^2 - sigma^2) / sigma^3), "
-                  "i.e. (eps / sigma, (eps^2 - 1) / sigma); multiply by f(z) and average over the samples")
-PATHWISE_HINT = ("with z = mu + sigma * eps, dz/dmu = 1 and dz/dsigma = eps; get f'(z) with "
-                 "torch.autograd.grad(f(z).sum(), z) on a z that requires grad")
-LOO_HINT = ("the baseline for sample s is the mean of f over the OTHER S - 1 samples of the same row: "
-            "(sum of f in the row - f_s) / (S - 1); it must not include f_s itself")
+def _score(eps: torch.Tensor, sigma: float) -> torch.Tensor:
+    return torch.stack([eps / sigma, (eps**2 - 1) / sigma], dim=-1)
+
+
+def _ref_reinforce(f, mu, sigma, eps):
+    return (f(mu + sigma * eps).unsqueeze(-1) * _score(eps, sigma)).mean(-2)
+
+
+def _ref_pathwise(f, mu, sigma, eps, dz_dsigma=None):
+    z = (mu + sigma * eps).detach().requires_grad_()
+    (df,) = torch.autograd.grad(f(z).sum(), z)
+    dz = torch.stack([torch.ones_like(eps), eps if dz_dsigma is None else dz_dsigma], -1)
+    return (df.unsqueeze(-1) * dz).mean(-2)
+
+
+def _ref_loo(f, mu, sigma, eps, leave_out=True):
+    fz = f(mu + sigma * eps)
+    b = ((fz.sum(-1, keepdim=True) - fz) / (eps.shape[-1] - 1) if leave_out
+         else fz.mean(-1, keepdim=True))
+    return ((fz - b).unsqueeze(-1) * _score(eps, sigma)).mean(-2)
+
+
+REINFORCE_HINT = "average f(z) · (eps, eps² − 1) / sigma"
+PATHWISE_HINT = "average f'(z) · (1, eps), f'(z) by autograd"
+LOO_HINT = "b_s = (row sum of f − f_s) / (S − 1)"
+
+# Typical mistakes of each estimator, as functions of (f, mu, sigma, eps), with their hints: when
+# the student's estimates equal one of them on the check's own noise, its hint is the one shown.
+MISTAKES = {
+    "reinforce": {
+        "divide by sigma: (eps, eps² − 1) / sigma":
+            lambda f, m, s, e: _ref_reinforce(f, m, s, e) * s,
+        "the sigma score is (eps² − 1) / sigma":
+            lambda f, m, s, e: (f(m + s * e).unsqueeze(-1) * torch.stack([e / s, e**2 / s], -1)).mean(-2),
+    },
+    "pathwise": {
+        "dz/dsigma = eps, not 1":
+            lambda f, m, s, e: _ref_pathwise(f, m, s, e, torch.ones_like(e)),
+        "that is REINFORCE: use f'(z) · (1, eps)": _ref_reinforce,
+    },
+    "loo": {
+        "leave f_s out of its own baseline":
+            lambda f, m, s, e: _ref_loo(f, m, s, e, leave_out=False),
+        "subtract the baseline b_s from f(z_s)": _ref_reinforce,
+    },
+}
+
+
+def _mistake(est: torch.Tensor, estimator: str, cost: str, eps: torch.Tensor, default: str) -> str:
+    """The hint of the typical mistake that ``est`` reproduces on noise ``eps``, else ``default``."""
+    for hint, wrong in MISTAKES[estimator].items():
+        expected = wrong(COSTS[cost]["f"], MU, SIGMA, eps).detach()
+        if torch.allclose(est, expected, rtol=1e-6, atol=1e-9):
+            return hint
+    return default
 
 
 def _check_estimator(name: str, fn: Callable, seed: int, label: str, estimator: str,
                      hint: str) -> None:
     """The checks of one estimator ``fn``, for each cost in turn: it runs on fixed noise (seed
     ``seed`` + the cost's index) with output shape (R, 2), is unbiased, and has the exact variance
-    of ``estimator`` (a name for :func:`exact_variances`). ``label`` names it in the printed lines."""
+    of ``estimator`` (a name for :func:`exact_variances`). ``label`` names it in the printed lines;
+    a typical mistake (:data:`MISTAKES`) gets its own hint."""
     with SelfCheck(name) as sc:
         for i, cost in enumerate(COSTS):
-            est = _run(sc, fn, cost, _noise(seed + i), label, hint)
-            _unbiased(sc, est, cost, label, hint)
-            _variance(sc, est, cost, estimator, label, hint)
+            eps = _noise(seed + i)
+            est = _run(sc, fn, cost, eps, label)
+            specific = _mistake(est, estimator, cost, eps, hint)
+            _unbiased(sc, est, cost, specific)
+            _variance(sc, est, cost, estimator, specific)
 
 
 def check_reinforce(reinforce_estimate: Callable) -> None:
@@ -155,31 +197,47 @@ def check_loo_baseline(reinforce_loo_estimate: Callable) -> None:
                      "loo", LOO_HINT)
 
 
+def _passes(check: Callable, *args) -> bool:
+    """True when ``check(*args)``, run silently, prints no ✗ (and raises nothing)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            check(*args)
+    except Exception:   # SelfCheckFailed in strict mode
+        return False
+    return FAIL not in printed.getvalue()
+
+
 def check_variance_order(reinforce_estimate: Callable, pathwise_estimate: Callable,
                          reinforce_loo_estimate: Callable) -> None:
-    """The variances come out in the right order: quadratic PW < LOO < SF; cosine SF < PW."""
+    """The variances come out in the right order: quadratic PW < LOO < SF; cosine SF < PW. Each
+    estimator must first pass its own check (else one line says which to fix first)."""
     fns = {"REINFORCE": reinforce_estimate, "pathwise": pathwise_estimate,
            "REINFORCE + baseline": reinforce_loo_estimate}
+    checks = [(check_reinforce, reinforce_estimate, "reinforce_estimate"),
+              (check_pathwise, pathwise_estimate, "pathwise_estimate"),
+              (check_loo_baseline, reinforce_loo_estimate, "reinforce_loo_estimate")]
     with SelfCheck("variance order") as sc:
+        for check, fn, name in checks:
+            sc.require("not checked", _passes(check, fn), f"fix `{name}` first",
+                       "its own check says what is wrong")
         var = {}
         for cost in COSTS:
             eps = _noise(40, repeats=20_000)
             for label, fn in fns.items():
-                est = _quiet(sc, fn, label, COSTS[cost]["f"], MU, SIGMA, eps.clone())
-                var[cost, label] = est.var(0)
+                var[cost, label] = _run(sc, fn, cost, eps, label, quiet=True).var(0)
+
+        def order(cost, labels):
+            ranked = sorted(labels, key=lambda k: var[cost, k].sum().item())
+            return "got " + " < ".join(ranked)
         q = {label: var["quadratic", label] for label in fns}
-        sc.true("quadratic cost: pathwise < REINFORCE + baseline < REINFORCE (both components)",
+        sc.true("order (quadratic): pathwise < REINFORCE + baseline < REINFORCE",
                 bool((q["pathwise"] < q["REINFORCE + baseline"]).all()
                      and (q["REINFORCE + baseline"] < q["REINFORCE"]).all()),
-                "variances (d/dmu, d/dsigma): " + "; ".join(
-                    f"{k} ({v[0].item():.3g}, {v[1].item():.3g})" for k, v in q.items()),
-                "for a smooth cost the pathwise estimator should win, and a baseline should help REINFORCE")
+                order("quadratic", fns))
         c = {label: var["cosine", label] for label in ("REINFORCE", "pathwise")}
-        sc.true("fast cosine cost: REINFORCE < pathwise (both components)",
-                bool((c["REINFORCE"] < c["pathwise"]).all()),
-                "variances (d/dmu, d/dsigma): " + "; ".join(
-                    f"{k} ({v[0].item():.3g}, {v[1].item():.3g})" for k, v in c.items()),
-                "the pathwise estimator multiplies by f'(z) = -omega sin(omega z), which is large")
+        sc.true("order (fast cosine): REINFORCE < pathwise", bool((c["REINFORCE"] < c["pathwise"]).all()),
+                order("cosine", c))
 
 
 def _tiny_vae(device: torch.device) -> VAE:
@@ -193,72 +251,261 @@ def _flat(grads) -> torch.Tensor:
     return torch.cat([g.flatten() for g in grads])
 
 
-SURROGATE_HINT = ("sample z = z_loc + z_scale * eps, detach it, and add a term whose value is zero: "
-                  "-(log p(x|z) - baseline).detach() * (log_q - log_q.detach())")
+def _images(n: int = 32, seed: int = 0) -> torch.Tensor:
+    """Fixed binary stand-in images (a pixel is on with probability 0.3)."""
+    return torch.bernoulli(torch.full((n, 784), 0.3), generator=torch.Generator().manual_seed(seed))
 
 
-def check_reinforce_surrogate(reinforce_negative_elbo: Callable, x: torch.Tensor,
-                              repeats: int = 300) -> None:
-    """The VAE surrogate: value = -ELBO, decoder gradient = pathwise one, encoder gradient unbiased,
-    and a baseline near E[log p(x|z)] lowers the encoder gradient's variance."""
+def _near(a: torch.Tensor | None, b: torch.Tensor, rtol: float = 1e-4) -> bool:
+    """``a`` equals ``b`` within ``rtol`` of b's largest entry (plus a little)."""
+    return a is not None and a.shape == b.shape and bool(
+        (a - b).abs().max() <= 1e-5 + rtol * b.abs().max())
+
+
+def _gap(a: torch.Tensor | None, b: torch.Tensor) -> str:
+    return "no gradient reaches them" if a is None else f"off by up to {number((a - b).abs().max())}"
+
+
+def _grads(loss: object, params: list) -> torch.Tensor | None:
+    """The flat gradient of ``loss.sum()`` w.r.t. ``params`` (zeros where unused), None if it has none."""
+    if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+        return None
+    return _flat(torch.autograd.grad(loss.sum(), params, allow_unused=True, materialize_grads=True,
+                                     retain_graph=True))
+
+
+SCORE_TERM = "(log_px_z.detach() - baseline) * (log_q - log_q.detach())"
+DETACH_HINT = "detach z: only the score term carries the encoder's gradient"
+BASELINE_HINT = "score term: (log p(x|z) − b).detach()"
+
+
+def check_reinforce_surrogate(reinforce_negative_elbo: Callable, x: torch.Tensor | None = None,
+                              repeats: int = 100) -> None:
+    """The VAE surrogate, against the reference (:func:`utils.vae.reinforce_negative_elbo`) on
+    fixed weights and noise: its value is −ELBO = KL − log p(x|z), the decoder sees a detached z,
+    the decoder gradient is the pathwise one, and the encoder gradient is the REINFORCE one, with
+    and without a baseline. Then (``repeats`` > 0) the statistics: the encoder gradient is unbiased,
+    and a baseline near E[log p(x|z)] lowers its variance."""
+    x = _images() if x is None else x
     with SelfCheck("reinforce_negative_elbo") as sc:
         device = x.device
         vae = _tiny_vae(device)
-        gen = torch.Generator().manual_seed(50)
-        eps = torch.randn(len(x), 2, generator=gen).to(device)
-        out = sc.call(reinforce_negative_elbo, vae, x, eps.clone(), 0.0,
-                      what="reinforce_negative_elbo runs on a small VAE")
-        sc.shape("-ELBO per image", out, (len(x),),
-                 hint="return one value per image: sum over pixels and latent dimensions, not over images")
-        target = negative_elbo(vae, x, eps)
-        gap = (out.detach() - target.detach()).abs().max().item()
-        sc.true("its value equals -ELBO (KL - log p(x|z)) for the same noise", gap < 1e-3 + 1e-5 * target.abs().max().item(),
-                f"differs from negative_elbo by up to {gap:.3g} nats", SURROGATE_HINT)
-        dec = list(vae.decoder.parameters())
-        g_ref = _flat(torch.autograd.grad(target.mean(), dec))
-        if not out.requires_grad:
-            sc.true("its decoder gradient equals the pathwise one for the same noise", False,
-                    "the returned tensor has no gradient (did you detach everything?)", SURROGATE_HINT)
-            return
-        g_out = _flat(torch.autograd.grad(out.mean(), dec, allow_unused=True, materialize_grads=True))
-        gap = (g_out - g_ref).abs().max().item()
-        sc.true("its decoder gradient equals the pathwise one for the same noise",
-                gap < 1e-5 + 1e-4 * g_ref.abs().max().item(),
-                f"decoder gradients differ by up to {gap:.3g}",
-                "the decoder term is -log p(x|z) with the sampled z; the score term must not add to it")
-
-        heads = [vae.encoder.loc.bias, vae.encoder.log_scale.bias]
-        with torch.no_grad():
-            z_loc, z_scale = vae.encoder(x)
-            z = z_loc + z_scale * torch.randn(len(x), 2, generator=gen).to(device)
-            baseline = log_likelihood(vae, x, z).mean().item()
-
-        def moments(loss_fn, *args):
-            noise = torch.Generator().manual_seed(51)       # the same draws for every estimator
-            grads = []
-            for _ in range(repeats):
-                e = torch.randn(len(x), 2, generator=noise).to(device)
-                grads.append(_flat(torch.autograd.grad(loss_fn(vae, x, e, *args).mean(), heads)))
-            g = torch.stack(grads).double().cpu()
-            return g.mean(0), g.var(0)
-
-        m_pw, v_pw = moments(negative_elbo)
+        eps = torch.randn(len(x), 2, generator=torch.Generator().manual_seed(50)).to(device)
+        decoder_inputs: list[bool] = []
+        hook = vae.decoder.register_forward_pre_hook(
+            lambda module, args: decoder_inputs.append(bool(args and getattr(args[0], "requires_grad", False))))
         try:
-            m_sf, v_sf = moments(reinforce_negative_elbo, baseline)
-            _, v_sf0 = moments(reinforce_negative_elbo, 0.0)
-        except Exception as err:  # noqa: BLE001 - report in one line
-            sc.true("encoder gradient can be computed", False, f"raised {type(err).__name__}: {err}",
-                    SURROGATE_HINT)
-            return
-        z = (m_sf - m_pw) / ((v_sf + v_pw) / repeats).sqrt().clamp_min(1e-300)
-        worst = int(z.abs().argmax())
-        sc.true(f"its encoder gradient is unbiased (mean over {repeats} draws within {Z_TOL:g} standard "
-                "errors of the pathwise mean, output-layer biases)", bool((z.abs() < Z_TOL).all()),
-                f"an output-layer bias has mean gradient {m_sf[worst].item():+.4g} vs pathwise "
-                f"{m_pw[worst].item():+.4g} ({z[worst].item():+.1f} standard errors)",
-                "z must be detached (no pathwise gradient), and the score term needs the minus sign: "
-                "-ELBO contains -E[log p(x|z)]")
-        sc.true("a baseline near E[log p(x|z)] lowers the encoder gradient's variance (same noise)",
-                bool(v_sf.sum() < 0.9 * v_sf0.sum()),
-                f"total variance with the baseline {v_sf.sum().item():.4g}, without {v_sf0.sum().item():.4g}",
-                "subtract the baseline from log p(x|z) inside the score term")
+            out = sc.call(reinforce_negative_elbo, vae, x, eps.clone(), 0.0,
+                          what="reinforce_negative_elbo runs on a small VAE")
+        finally:
+            hook.remove()
+        sc.shape("−ELBO per image", out, (len(x),), hint="sum over pixels, not over images")
+        z_loc, z_scale = vae.encoder(x)
+        z = z_loc + z_scale * eps
+        log_px = log_likelihood(vae, x, z)
+        kl = gaussian_kl(z_loc, z_scale)
+        target = negative_elbo(vae, x, eps).detach()
+        value = out.detach().to(target)
+        if not torch.isfinite(value).all():
+            sc.require("value = KL − log p(x|z)", False, "contains NaN or inf",
+                       "log_q = Normal(z_loc, z_scale).log_prob(z).sum(-1)")
+        log_q = Normal(z_loc, z_scale).log_prob(z).sum(-1)
+        hint = next((h for h, v in [
+            ("include the KL term: gaussian_kl(...)", -log_px),
+            ("return −ELBO, not the ELBO", -target),
+            ("multiply by (log_q − log_q.detach())", target - log_px * log_q),
+        ] if _near(value, v.detach(), 1e-5)),
+            "did you use the eps you were given?")
+        sc.true("value = −ELBO = KL − log p(x|z)", _near(value, target, 1e-5),
+                f"{number((value - target).abs().max())} nats off", hint)
+        sc.true("z detached", not any(decoder_inputs),
+                "z needs grad", DETACH_HINT)
+        dec, enc = list(vae.decoder.parameters()), list(vae.encoder.parameters())
+        g_dec = _grads(out, dec)
+        g_dec_ref = _grads(negative_elbo(vae, x, eps), dec)
+        sc.true("decoder gradient = pathwise", _near(g_dec, g_dec_ref), _gap(g_dec, g_dec_ref),
+                "detach log p(x|z) in the score term")
+        g_enc = _grads(out, enc)
+        g_ref = _grads(surrogate(vae, x, eps, 0.0), enc)
+        candidates = [
+            (DETACH_HINT, g_ref + _grads(-log_px, enc)),
+            ("the score term needs a minus sign",
+             2 * _grads(kl, enc) - g_ref),
+            ("the score term is missing", _grads(kl, enc)),
+        ]
+        hint = next((h for h, g in candidates if _near(g_enc, g, 1e-3)),
+                    "z detached; then subtract the score term")
+        sc.true("encoder gradient, b = 0", _near(g_enc, g_ref), _gap(g_enc, g_ref), hint)
+        baseline = log_px.mean().item()
+        out_b = sc.call(reinforce_negative_elbo, vae, x, eps.clone(), baseline, quiet=True,
+                        what="reinforce_negative_elbo runs with a baseline")
+        g_b, g_b_ref = _grads(out_b, enc), _grads(surrogate(vae, x, eps, baseline), enc)
+        sc.true("encoder gradient, b ≠ 0", _near(g_b, g_b_ref), _gap(g_b, g_b_ref),
+                BASELINE_HINT)
+        if repeats > 0 and not sc.failed:
+            _surrogate_statistics(sc, reinforce_negative_elbo, vae, x, baseline, repeats)
+
+
+def _surrogate_statistics(sc: SelfCheck, fn: Callable, vae: VAE, x: torch.Tensor, baseline: float,
+                          repeats: int) -> None:
+    """The encoder gradient (output-layer biases) over ``repeats`` noise draws: unbiased against the
+    pathwise one, and less variable with the baseline than without."""
+    heads = [vae.encoder.loc.bias, vae.encoder.log_scale.bias]
+
+    def moments(loss_fn, *args):
+        noise = torch.Generator().manual_seed(51)       # the same draws for every estimator
+        grads = []
+        for _ in range(repeats):
+            e = torch.randn(len(x), 2, generator=noise).to(x.device)
+            grads.append(_flat(torch.autograd.grad(loss_fn(vae, x, e, *args).mean(), heads)))
+        g = torch.stack(grads).double().cpu()
+        return g.mean(0), g.var(0)
+
+    m_pw, v_pw = moments(negative_elbo)
+    m_sf, v_sf = moments(fn, baseline)
+    _, v_sf0 = moments(fn, 0.0)
+    z = (m_sf - m_pw) / ((v_sf + v_pw) / repeats).sqrt().clamp_min(1e-300)
+    worst = int(z.abs().argmax())
+    sc.true(f"encoder gradient unbiased ({repeats} draws vs pathwise)",
+            bool((z.abs() < Z_TOL).all()), f"{z[worst].item():+.1f} standard errors apart",
+            "z detached; then subtract the score term")
+    sc.true("a baseline ≈ E[log p(x|z)] lowers the variance",
+            bool(v_sf.sum() < 0.9 * v_sf0.sum()),
+            f"with it {number(v_sf.sum())}, without {number(v_sf0.sum())}", BASELINE_HINT)
+
+
+# ---- REINFORCE for a Bernoulli latent (exercise part 6) -----------------------------------------
+# q(z) = Π_d Bernoulli(z_d; sigmoid(logits_d)) over D = 4 bits; the exact gradient of E_q[f(z)] is
+# a sum over the 2^D = 16 vectors z (enumeration), and so is the exact variance of the estimator.
+BERN_LOGITS = torch.tensor([0.4, -1.2, 0.9, 2.0], dtype=DTYPE)
+BERN_REPEATS, BERN_SAMPLES = 40_000, 4
+_W = torch.tensor([1.0, -2.0, 1.5, 0.5], dtype=DTYPE)
+BERNOULLI_COSTS = {
+    "weighted sum": lambda z: ((torch.as_tensor(z, dtype=DTYPE) * _W).sum(-1) - 1.0) ** 2,
+    "and/or": lambda z: (4.0 * z[..., 0] * (1 - z[..., 1]) + z[..., 2] * z[..., 3]).to(DTYPE),
+}
+
+
+def configurations(d: int) -> torch.Tensor:
+    """All 2^d binary vectors of length d, shape (2^d, d), float64."""
+    return torch.tensor([[(i >> j) & 1 for j in range(d)] for i in range(2**d)], dtype=DTYPE)
+
+
+def _bernoulli_terms(f: Callable, logits: torch.Tensor):
+    """(q(z), f(z), score(z)) for every z of :func:`configurations`; score = z − sigmoid(logits)."""
+    p = torch.sigmoid(logits)
+    z = configurations(len(logits))
+    q = (p**z * (1 - p) ** (1 - z)).prod(-1)
+    return q, f(z), z - p
+
+
+def bernoulli_exact_gradient(f: Callable, logits: torch.Tensor) -> torch.Tensor:
+    """∇_logits E_q[f(z)] by enumeration: Σ_z q(z) f(z) (z − sigmoid(logits)), shape (D,)."""
+    q, fz, score = _bernoulli_terms(f, logits.detach().to(DTYPE))
+    return (q[:, None] * fz[:, None] * score).sum(0)
+
+
+def bernoulli_exact_variance(f: Callable, logits: torch.Tensor, n_samples: int = BERN_SAMPLES) -> torch.Tensor:
+    """Exact variance (D,) of the n_samples REINFORCE estimate, by enumeration."""
+    q, fz, score = _bernoulli_terms(f, logits.detach().to(DTYPE))
+    g = fz[:, None] * score
+    return ((q[:, None] * g**2).sum(0) - (q[:, None] * g).sum(0) ** 2) / n_samples
+
+
+def _bernoulli_reinforce(f, logits, u, flip=False, score="logits"):
+    p = torch.sigmoid(logits)
+    z = ((u > p) if flip else (u < p)).to(DTYPE)
+    s = {"logits": z - p, "minus": p - z, "probs": z / p - (1 - z) / (1 - p)}[score]
+    return (f(z).unsqueeze(-1) * s).mean(-2)
+
+
+BERNOULLI_MISTAKES = {
+    "z = 1 when u < sigmoid(logits)":
+        lambda f, l, u: _bernoulli_reinforce(f, l, u, flip=True),
+    "score = z − sigmoid(logits), not p − z":
+        lambda f, l, u: _bernoulli_reinforce(f, l, u, score="minus"),
+    "score in p; in the logits: z − p":
+        lambda f, l, u: _bernoulli_reinforce(f, l, u, score="probs"),
+}
+BERNOULLI_HINT = "average f(z) · (z − sigmoid(logits)) over S"
+
+
+def _uniform(seed: int, repeats: int = BERN_REPEATS, n_samples: int = BERN_SAMPLES) -> torch.Tensor:
+    return torch.rand(repeats, n_samples, len(BERN_LOGITS), dtype=DTYPE,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def _z_scores_line(sc: SelfCheck, what: str, z: torch.Tensor, hint: str) -> None:
+    worst = int(z.abs().argmax())
+    sc.true(what, bool((z.abs() < Z_TOL).all()), f"{number(z[worst].abs())} s.e. off (logit {worst})", hint)
+
+
+def check_bernoulli_reinforce(bernoulli_reinforce: Callable) -> None:
+    """For each cost: shape (R, D); unbiased against the exact (enumerated) gradient; the exact
+    (enumerated) variance. A typical mistake, recognised on the same noise, gets its own hint."""
+    with SelfCheck("bernoulli_reinforce") as sc:
+        for i, (cost, f) in enumerate(BERNOULLI_COSTS.items()):
+            u = _uniform(60 + i)
+            out = sc.call(bernoulli_reinforce, f, BERN_LOGITS.clone(), u.clone(),
+                          what=f"bernoulli_reinforce runs ({cost})")
+            sc.shape("output", out, (len(u), len(BERN_LOGITS)), quiet=i > 0,
+                     hint="average over the S samples")
+            est = out.detach().to("cpu", DTYPE)
+            sc.require(f"estimates ({cost})", bool(torch.isfinite(est).all()), "NaN or inf",
+                       "the score needs no division by p or 1 − p")
+            hint = next((h for h, wrong in BERNOULLI_MISTAKES.items()
+                         if torch.allclose(est, wrong(f, BERN_LOGITS, u), rtol=1e-6, atol=1e-9)),
+                        BERNOULLI_HINT)
+            exact = bernoulli_exact_gradient(f, BERN_LOGITS)
+            _z_scores_line(sc, f"unbiased ({cost})",
+                           (est.mean(0) - exact) / (est.std(0) / math.sqrt(len(est))).clamp_min(1e-300), hint)
+            centred = est - est.mean(0)
+            s2, m4 = centred.pow(2).mean(0), centred.pow(4).mean(0)
+            _z_scores_line(sc, f"variance ({cost})",
+                           (s2 - bernoulli_exact_variance(f, BERN_LOGITS)) /
+                           ((m4 - s2**2) / len(est)).sqrt().clamp_min(1e-300), hint)
+
+
+ENUMERATION_MISTAKES = {
+    "weight each z by q(z) = Π p^z (1 − p)^(1 − z)":
+        lambda q, fz, score, p: (fz[:, None] * score).sum(0),
+    "that is the gradient in p: times p(1 − p)":
+        lambda q, fz, score, p: (q[:, None] * fz[:, None] * score).sum(0) / (p * (1 - p)),
+    "a sign is flipped":
+        lambda q, fz, score, p: -(q[:, None] * fz[:, None] * score).sum(0),
+}
+
+
+def check_bernoulli_exact_gradient(exact_gradient: Callable) -> None:
+    """The enumerated gradient (D,) for each cost at two settings of the logits (D = 4 and 3)."""
+    settings = [BERN_LOGITS, torch.tensor([-0.5, 1.5, 0.0], dtype=DTYPE)]
+    with SelfCheck("bernoulli_exact_gradient") as sc:
+        for cost, f in BERNOULLI_COSTS.items():
+            for logits in settings:
+                d = len(logits)
+                g = f if d == 4 else (lambda z, f=f: f(torch.cat([z, torch.ones_like(z[..., :1])], -1)))
+                out = sc.call(exact_gradient, g, logits.clone(), quiet=True,
+                              what=f"bernoulli_exact_gradient runs ({cost}, D = {d})")
+                sc.shape(f"gradient ({cost}, D = {d})", out, (d,), quiet=True,
+                         hint="one value per logit: shape (D,)")
+                got = out.detach().to("cpu", DTYPE)
+                q, fz, score = _bernoulli_terms(g, logits)
+                hint = next((h for h, wrong in ENUMERATION_MISTAKES.items()
+                             if _near(got, wrong(q, fz, score, torch.sigmoid(logits)), 1e-6)),
+                            "sum q(z) f(z) over all 2^D z, then autograd")
+                exact = bernoulli_exact_gradient(g, logits)
+                sc.true(f"{cost}, D = {d}", _near(got, exact, 1e-6),
+                        f"off by up to {number((got - exact).abs().max())}", hint)
+
+
+# ---- for the notebook's cells that use the student's functions ---------------------------------
+_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+    "reinforce_estimate": ("Part 1", check_reinforce),
+    "pathwise_estimate": ("Part 2", check_pathwise),
+    "reinforce_loo_estimate": ("Part 3", check_loo_baseline),
+    "reinforce_negative_elbo": ("Part 5", lambda fn: check_reinforce_surrogate(fn, repeats=0)),
+    "bernoulli_exact_gradient": ("Part 6", check_bernoulli_exact_gradient),
+    "bernoulli_reinforce": ("Part 6", check_bernoulli_reinforce),
+}
+
+ready = make_ready(_PARTS)

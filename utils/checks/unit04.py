@@ -1,21 +1,29 @@
-"""Self-checks for exercise 04: the VAE loss written by hand.
+"""Self-checks for exercise 04: the VAE loss written by hand, and a continuous-Bernoulli decoder.
 
-The student writes ``reparameterize(z_loc, z_scale, eps=None)``, ``gaussian_kl(z_loc, z_scale)`` and
-``negative_elbo(vae, x, eps=None)`` (``vae`` a :class:`utils.vae.VAE`). Each check runs the student's
-function on fixed inputs and compares it with the reference in :mod:`utils.vae`; a failure names what
-differs, by how much, and the most likely cause. Every random number comes from a fixed seed, so a
-check passes or fails the same way on every run, and pass lines carry no numbers.
+The student writes ``reparameterize(z_loc, z_scale, eps=None)``, ``gaussian_kl(z_loc, z_scale)``,
+``negative_elbo(vae, x, eps=None)`` (``vae`` a :class:`utils.vae.VAE`), and, for grey-level images,
+``cb_log_norm(logits)`` and ``cb_negative_elbo(vae, x, eps=None)``. Each check runs the student's
+function on fixed inputs and compares it with a reference; a failure names what differs, by how much,
+and the most likely cause, in one line of at most 120 characters. A function built on others is
+checked with the *reference* versions of those injected in its place (so one mistake gives one ✗, in
+the check of the function that has it), and the training check first asks that every function it
+uses passes its own check. Every random number comes from a fixed seed, so a check passes or fails
+the same way on every run, and pass lines carry no numbers.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import types
 import warnings
 from typing import Callable
 
 import torch
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import ContinuousBernoulli, Independent, Normal, kl_divergence
+from torch.nn import functional as F
 
-from . import SelfCheck
+from . import FAIL, SelfCheck, make_ready, number
 from ..data import fixed_binarization
 from ..vae import VAE, evaluate, train_vae
 from ..vae import gaussian_kl as reference_kl, negative_elbo as reference_negative_elbo
@@ -34,15 +42,80 @@ def _inputs(seed: int = 0, n: int = N, z_dim: int = Z_DIM):
 
 def _near(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-3) -> bool:
     """True when tensors of the same shape agree within ``tol`` (relative to |b| + 1)."""
-    return a.shape == b.shape and bool(((a - b).abs() <= tol * (b.abs() + 1)).all())
+    return (isinstance(a, torch.Tensor) and a.shape == b.shape
+            and bool(((a.detach() - b.detach()).abs() <= tol * (b.detach().abs() + 1)).all()))
 
 
 def _hint(actual: torch.Tensor, candidates: dict[str, torch.Tensor], default: str) -> str:
     """The hint of the first typical mistake that reproduces ``actual``, else ``default``."""
     for hint, wrong in candidates.items():
-        if _near(actual.detach(), wrong.detach()):
+        if wrong is not None and _near(actual, wrong):
             return hint
     return default
+
+
+def _gap(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return (actual.detach().double() - expected.detach().double()).abs().max().item()
+
+
+def _compare(sc: SelfCheck, what: str, actual, expected: torch.Tensor, hint: str,
+             tol: float = 1e-3, unit: str = "") -> bool:
+    """One line: ``actual`` matches ``expected`` within ``tol`` (relative to |expected| + 1);
+    a failure says by how much, in a few words."""
+    actual = actual.detach().to("cpu", expected.dtype)
+    if not torch.isfinite(actual).all():
+        return sc.true(what, False, "NaN or inf", hint)
+    return sc.true(what, _near(actual, expected, tol), f"off by up to {number(_gap(actual, expected))}{unit}",
+                   hint)
+
+
+def _passes(check: Callable, fn: Callable) -> bool:
+    """True when ``check(fn)``, run silently, prints no ✗ (and raises nothing)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(fn)
+    except Exception:   # SelfCheckFailed in strict mode
+        return False
+    return FAIL not in printed.getvalue()
+
+
+def _with_references(fn: Callable, **references: Callable) -> Callable:
+    """``fn`` with each name of ``references`` it looks up as a global bound to the reference instead
+    (the student's other functions), so that its check tests ``fn`` alone."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    names = set(fn.__code__.co_names) & set(references)
+    if not names:
+        return fn
+    env = dict(fn.__globals__)
+    env.update({name: references[name] for name in names})
+    out = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    out.__kwdefaults__ = fn.__kwdefaults__
+    return out
+
+
+def _logits_as_probs(sc: SelfCheck, fn: Callable, *args, distribution: str = "Bernoulli") -> None:
+    """Stop with one line when ``fn(*args)`` fails because it gave the decoder's logits to a
+    distribution as probabilities (torch's validation message is a tensor dump)."""
+    try:
+        with torch.no_grad():
+            fn(*args)
+    except ValueError as err:
+        message = str(err)
+        sc.require("Bernoulli on logits", "parameter probs" not in message, "probs outside [0, 1]",
+                   f"the decoder returns logits: {distribution}(logits=...)")
+    except Exception:   # any other error: sc.call reports it
+        pass
+
+
+# ---- Part 1 · reparameterize --------------------------------------------------------------------
+def reference_reparameterize(z_loc: torch.Tensor, z_scale: torch.Tensor,
+                             eps: torch.Tensor | None = None) -> torch.Tensor:
+    if eps is None:
+        eps = torch.randn_like(z_loc)
+    return z_loc + z_scale * eps
 
 
 def check_reparameterize(reparameterize: Callable) -> None:
@@ -50,30 +123,26 @@ def check_reparameterize(reparameterize: Callable) -> None:
     z_loc, z_scale, eps = _inputs()
     with SelfCheck("reparameterize") as sc:
         z = sc.call(reparameterize, z_loc, z_scale, eps, what="reparameterize(z_loc, z_scale, eps) runs")
-        sc.shape("z", z, (N, Z_DIM), hint="z has one entry per image and latent dimension, "
-                 "like z_loc")
+        sc.shape("z", z, (N, Z_DIM), hint="one entry per image and latent dimension, like z_loc")
         hint = _hint(z, {
-            "z_scale is the standard deviation; do not square it": z_loc + z_scale**2 * eps,
-            "z_scale is already positive (a standard deviation), not a log-scale: "
-            "do not exponentiate it": z_loc + z_scale.exp() * eps,
-        }, "z = z_loc + z_scale * eps, with the eps you were given (draw new noise only when "
-           "eps is None)")
-        sc.close("z = z_loc + z_scale ⊙ eps on fixed inputs", z, z_loc + z_scale * eps, hint=hint)
+            "z_scale is the std: do not square it": z_loc + z_scale**2 * eps,
+            "z_scale is a std, not a log-scale: no exp": z_loc + z_scale.exp() * eps,
+        }, "use the eps given; draw noise only if eps is None")
+        _compare(sc, "z = z_loc + z_scale ⊙ eps", z, z_loc + z_scale * eps, hint, tol=1e-5)
 
         loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
-        z = sc.call(reparameterize, loc, scale, eps, what="reparameterize runs on inputs that need grad")
+        z = sc.call(reparameterize, loc, scale, eps, what="reparameterize runs on inputs that need grad",
+                    quiet=True)
         sc.shape("z from inputs that need grad", z, (N, Z_DIM), quiet=True)
         if not z.requires_grad:
-            sc.true("gradients flow from z back to z_loc and z_scale", False, "z has no gradient",
-                    "compute z from z_loc and z_scale with torch operations; do not use .detach(), "
-                    ".item(), NumPy, or Normal(...).sample() (use the formula, or .rsample())")
+            sc.true("gradients reach z_loc, z_scale", False, "z has no gradient",
+                    "no .detach(), .item(), NumPy or .sample()")
         else:
             grad_loc, grad_scale = torch.autograd.grad(z.sum(), (loc, scale), allow_unused=True)
             ok = (grad_loc is not None and grad_scale is not None
                   and _near(grad_loc, torch.ones_like(loc), 1e-5) and _near(grad_scale, eps, 1e-5))
-            sc.true("gradients flow: ∂z/∂z_loc = 1 and ∂z/∂z_scale = eps", ok,
-                    "the gradients differ from 1 and eps",
-                    "z must be z_loc + z_scale * eps, computed with differentiable torch operations")
+            sc.true("∂z/∂z_loc = 1 and ∂z/∂z_scale = eps", ok, "wrong gradients",
+                    "compute z = z_loc + z_scale * eps in torch")
 
         with torch.random.fork_rng():
             torch.manual_seed(0)
@@ -83,18 +152,15 @@ def check_reparameterize(reparameterize: Callable) -> None:
                         "without eps runs")
         if isinstance(z, torch.Tensor) and z.shape == (n, 2) and z.is_floating_point():
             mean, std = z.mean(0), z.std(0)
-            sc.true("without eps: samples have mean z_loc and standard deviation z_scale",
-                    _near(mean, big_loc[0], 0.02) and _near(std, big_scale[0], 0.02),
-                    f"sample mean {mean.tolist()} (expected [1.5, -0.5]), std {std.tolist()} "
-                    f"(expected [0.5, 2.0])",
-                    "when eps is None, draw it with torch.randn_like(z_loc)")
+            sc.true("own noise when eps is None", _near(mean, big_loc[0], 0.02) and _near(std, big_scale[0], 0.02),
+                    f"mean {[round(v, 2) for v in mean.tolist()]}, std {[round(v, 2) for v in std.tolist()]}",
+                    "draw eps = torch.randn_like(z_loc)")
         else:
-            sc.true("without eps: returns one sample per row of z_loc", False,
-                    f"got {type(z).__name__} of shape {tuple(getattr(z, 'shape', ()))} and "
-                    f"dtype {getattr(z, 'dtype', None)}",
-                    "when eps is None, draw it with torch.randn_like(z_loc)")
+            sc.true("own noise when eps is None", False, f"got shape {tuple(getattr(z, 'shape', ()))}",
+                    "draw eps = torch.randn_like(z_loc)")
 
 
+# ---- Part 2 · gaussian_kl -----------------------------------------------------------------------
 def check_gaussian_kl(gaussian_kl: Callable) -> None:
     """KL(N(z_loc, z_scale²) ‖ N(0, I)) per image against torch.distributions, and its gradient."""
     z_loc, z_scale, _ = _inputs(1)
@@ -103,37 +169,34 @@ def check_gaussian_kl(gaussian_kl: Callable) -> None:
     expected = kl_divergence(q, prior)
     with SelfCheck("gaussian_kl") as sc:
         kl = sc.call(gaussian_kl, z_loc, z_scale, what="gaussian_kl(z_loc, z_scale) runs")
-        sc.shape("KL", kl, (N,), hint=f"expected one KL per image, shape ({N},): did you sum over "
-                 "the latent dimension (and not over the batch)?")
+        sc.shape("KL", kl, (N,), hint="sum over the latent dimension, not over the batch")
         per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
         hint = _hint(kl, {
             "you are missing the factor 1/2": 2 * expected,
-            "log σ² = 2·log(z_scale): you used log(z_scale) where log σ² belongs":
+            "log σ² = 2·log(z_scale): you used log(z_scale)":
                 0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1),
-            "z_scale is the standard deviation: the formula has σ² = z_scale²":
+            "σ² = z_scale**2: z_scale is the std":
                 0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1),
-            "the sign is flipped: a KL divergence is never negative": -expected,
+            "a sign is flipped: a KL is never negative": -expected,
             "sum over the latent dimension, do not average": per_dim.mean(-1),
         }, "KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)")
-        value_ok = sc.close("matches torch.distributions.kl_divergence on fixed inputs", kl, expected,
-                            hint=hint)
-        zero = sc.call(gaussian_kl, torch.zeros(3, Z_DIM), torch.ones(3, Z_DIM),
+        value_ok = _compare(sc, "KL vs torch.distributions", kl, expected, hint, tol=1e-4)
+        zero = sc.call(gaussian_kl, torch.zeros(3, Z_DIM), torch.ones(3, Z_DIM), quiet=True,
                        what="gaussian_kl runs at the prior itself")
-        sc.close("KL(N(0, I) ‖ N(0, I)) = 0", zero, torch.zeros(3),
-                 hint="the KL of a distribution to itself is zero: check the −1 term")
+        sc.shape("KL at the prior", zero, (3,), quiet=True)
+        _compare(sc, "KL(N(0, I) ‖ N(0, I)) = 0", zero, torch.zeros(3), "check the −1 term", tol=1e-5)
         loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
-        kl = sc.call(gaussian_kl, loc, scale, what="gaussian_kl runs on inputs that need grad")
+        kl = sc.call(gaussian_kl, loc, scale, what="gaussian_kl runs on inputs that need grad", quiet=True)
         ok = isinstance(kl, torch.Tensor) and kl.requires_grad
         if ok:
             grad_loc, grad_scale = torch.autograd.grad(kl.sum(), (loc, scale), allow_unused=True)
             ok = (grad_loc is not None and grad_scale is not None and _near(grad_loc, z_loc, 1e-4)
                   and _near(grad_scale, z_scale - 1 / z_scale, 1e-4))
-        sc.true("differentiable: ∂KL/∂μ = μ and ∂KL/∂σ = σ − 1/σ", ok,
-                "the gradient is missing or wrong",
-                "use torch operations only (no .item(), NumPy or math.log on tensors)" if value_ok
-                else "fix the value first (see above): the gradient follows from it")
+        sc.true("∂KL/∂μ = μ, ∂KL/∂σ = σ − 1/σ", ok, "gradient missing or wrong",
+                "torch ops only (no .item(), NumPy, math)" if value_ok else "fix the value first")
 
 
+# ---- Part 3 · negative_elbo ---------------------------------------------------------------------
 def _small_vae(seed: int = 0, hidden_dim: int = 64) -> VAE:
     """A small reference VAE with fixed weights, its guide away from the prior (KL of a few nats)."""
     with torch.random.fork_rng():
@@ -152,61 +215,172 @@ def _binary_images(seed: int = 0, n: int = N) -> torch.Tensor:
     return torch.bernoulli(probs, generator=gen)
 
 
+def _grey_images(seed: int = 0, n: int = N) -> torch.Tensor:
+    """Fixed grey-level 'images' in [0, 1], with exact 0s and 1s as in MNIST."""
+    gen = torch.Generator().manual_seed(seed)
+    x = (1.4 * torch.rand(n, 784, generator=gen) ** 3 - 0.2).clamp(0, 1)
+    return x
+
+
+def _check_loss(sc: SelfCheck, loss_fn: Callable, loss: torch.Tensor, vae: VAE, x: torch.Tensor,
+                eps: torch.Tensor, expected: torch.Tensor, reference: Callable, hint: str) -> None:
+    """The loss's value ``loss`` on fixed inputs (``hint`` when it differs), that ``loss_fn`` runs
+    without eps, and its gradient for every parameter against ``reference``'s."""
+    value_ok = _compare(sc, "−ELBO value", loss, expected, hint, unit=" nats")
+    loss = sc.call(loss_fn, vae, x, what="it runs without eps")
+    sc.shape("loss without eps", loss, (N,), quiet=True)
+    names, params = zip(*vae.named_parameters())
+    expected_grads = torch.autograd.grad(reference(vae, x, eps).sum(), params)
+    loss = sc.call(loss_fn, vae, x, eps, quiet=True, what="it runs with gradients on")
+    sc.shape("loss with gradients on", loss, (N,), quiet=True)
+    loss = loss.sum()
+    grads = (torch.autograd.grad(loss, params, allow_unused=True) if loss.requires_grad
+             else [None] * len(params))
+    wrong = {name.split(".")[0] for name, g, e in zip(names, grads, expected_grads)
+             if g is None or not torch.allclose(g, e, rtol=1e-3, atol=1e-4 * e.abs().max().item())}
+    sc.true("all gradients", not wrong,
+            f"missing or wrong ({' and '.join(sorted(wrong))})",
+            "build z with reparameterize, not .detach()" if value_ok else "fix the value first")
+
+
+NEGATIVE_ELBO_REFERENCES = dict(reparameterize=reference_reparameterize, gaussian_kl=reference_kl)
+
+
 def check_negative_elbo(negative_elbo: Callable) -> None:
-    """−ELBO per image on fixed weights, images and noise; gradients reach encoder and decoder."""
+    """−ELBO per image on fixed weights, images and noise; gradients reach encoder and decoder. Your
+    ``reparameterize`` and ``gaussian_kl`` are replaced by the references here (their own checks
+    test them), so this check tests ``negative_elbo`` alone."""
     vae, x = _small_vae(), _binary_images()
     _, _, eps = _inputs(2)
+    loss_fn = _with_references(negative_elbo, **NEGATIVE_ELBO_REFERENCES)
     with torch.no_grad():
         expected = reference_negative_elbo(vae, x, eps)
         z_loc, z_scale = vae.encoder(x)
         kl = reference_kl(z_loc, z_scale)
         log_px_z = kl - expected
+        logits = vae.decoder(z_loc + z_scale * eps)
     with SelfCheck("negative_elbo") as sc:
+        _logits_as_probs(sc, loss_fn, vae, x, eps)
         with torch.no_grad():
-            loss = sc.call(negative_elbo, vae, x, eps, what="negative_elbo(vae, x, eps) runs")
-        sc.shape("loss", loss, (N,), hint=f"expected one −ELBO per image, shape ({N},): sum over "
-                 "pixels and latent dimensions, but do not average over the batch (the training "
-                 "loop does that)")
+            loss = sc.call(loss_fn, vae, x, eps, what="negative_elbo(vae, x, eps) runs")
+        sc.shape("loss", loss, (N,), hint="sum over pixels, not over the batch")
         hint = _hint(loss, {
-            "you returned the ELBO; the loss is its negative, −log p(x|z) + KL": -expected,
-            "the KL is added to the negative log-likelihood (−ELBO = −log p(x|z) + KL), "
-            "not subtracted": -log_px_z - kl,
+            "you returned the ELBO; the loss is −ELBO": -expected,
+            "add the KL: −ELBO = −log p(x|z) + KL": -log_px_z - kl,
             "the KL term is missing": -log_px_z,
             "the reconstruction term is missing": kl,
-            "the decoder outputs logits: use binary_cross_entropy_with_logits (or "
-            "Bernoulli(logits=...)), not binary_cross_entropy on the logits or sigmoid twice": 
-                kl + torch.nn.functional.binary_cross_entropy_with_logits(
-                    vae.decoder(z_loc + z_scale * eps).sigmoid(), x, reduction="none").sum(-1).detach(),
-        }, "−ELBO = KL(q(z|x) ‖ p(z)) − log p(x|z) with z = z_loc + z_scale * eps, summed over "
-           "pixels; did you use the eps you were given?")
-        value_ok = sc.close("matches the reference −ELBO on fixed weights, images and noise", loss,
-                            expected, atol=1e-3, hint=hint)
-        loss = sc.call(negative_elbo, vae, x, what="negative_elbo(vae, x) without eps runs")
-        sc.shape("loss without eps", loss, (N,))
-        names, params = zip(*vae.named_parameters())
-        expected_grads = torch.autograd.grad(reference_negative_elbo(vae, x, eps).sum(), params)
-        loss = sc.call(negative_elbo, vae, x, eps, quiet=True,
-                       what="negative_elbo(vae, x, eps) runs with gradients on")
-        sc.shape("loss with gradients on", loss, (N,), quiet=True)
-        loss = loss.sum()
-        grads = (torch.autograd.grad(loss, params, allow_unused=True) if loss.requires_grad
-                 else [None] * len(params))
-        wrong = [name for name, g, e in zip(names, grads, expected_grads)
-                 if g is None or not torch.allclose(g, e, rtol=1e-3, atol=1e-4 * e.abs().max().item())]
-        sc.true("gradients match the reference for every encoder and decoder parameter", not wrong,
-                f"the gradient is missing or wrong for {', '.join(wrong[:3])}"
-                f"{' ...' if len(wrong) > 3 else ''}",
-                "build z with your reparameterize (not .sample() or .detach()) so that the "
-                "reconstruction term's gradient reaches the encoder" if value_ok
-                else "fix the value first (see above): the gradients follow from it")
+            "decoder gives logits: use BCE *with_logits*":
+                kl + F.binary_cross_entropy_with_logits(logits.sigmoid(), x, reduction="none").sum(-1),
+        }, "KL − log p(x|z), z = z_loc + z_scale * eps, eps given")
+        _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_negative_elbo, hint)
+
+
+# ---- Part 5 · a continuous-Bernoulli decoder ----------------------------------------------------
+def reference_cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """log C(λ) of the continuous Bernoulli with λ = sigmoid(logits) (Loaiza-Ganem & Cunningham,
+    2019): C = 2 artanh(1 − 2λ) / (1 − 2λ) = f / tanh(f / 2) in the logit f, log 2 at f = 0
+    (a Taylor expansion near 0, where the formula is 0/0)."""
+    small = logits.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    taylor = math.log(2.0) + logits**2 / 12 - logits**4 / 720
+    return torch.where(small, taylor, torch.log(safe / torch.tanh(safe / 2)))
+
+
+def reference_cb_negative_elbo(vae: VAE, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """−ELBO per image under a continuous-Bernoulli decoder (grey levels x in [0, 1]), nats."""
+    z_loc, z_scale = vae.encoder(x)
+    logits = vae.decoder(reference_reparameterize(z_loc, z_scale, eps))
+    log_px_z = (-F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+                + reference_cb_log_norm(logits)).sum(-1)
+    return reference_kl(z_loc, z_scale) - log_px_z
+
+
+CB_LOGITS = torch.tensor([-30.0, -8.0, -2.0, -0.3, -1e-4, 0.0, 1e-6, 1e-3, 0.05, 0.7, 3.0, 12.0, 30.0])
+
+
+def check_cb_log_norm(cb_log_norm: Callable) -> None:
+    """log C on logits from −30 to 30, 0 and tiny ones included; finite gradient, also at 0."""
+    f = CB_LOGITS.clone()
+    expected = reference_cb_log_norm(f)
+    with SelfCheck("cb_log_norm") as sc:
+        out = sc.call(cb_log_norm, f.clone(), what="cb_log_norm(logits) runs")
+        sc.shape("log C", out, tuple(f.shape), hint="one value per logit, the shape of logits")
+        out = out.detach().to("cpu", torch.float32)
+        finite = torch.isfinite(out)
+        at_zero = f.abs() < 1e-2
+        if not finite.all():
+            where = "near logits = 0" if not finite[at_zero].all() else "at large |logits|"
+            sc.require("finite everywhere", False, f"NaN or inf {where}",
+                       "at 0 it is 0/0: use its limit, log 2, for small |f|"
+                       if where == "near logits = 0" else "λ rounds to 0 or 1: use 1 − 2λ = −tanh(f/2)")
+        hint = _hint(out, {
+            "a sign is flipped: log C ≥ log 2 > 0": -expected,
+            "return log C, not C": expected.exp(),
+        }, "C = 2·artanh(1 − 2λ) / (1 − 2λ), λ = sigmoid(f)")
+        _compare(sc, "log C, logits −30 … 30", out, expected, hint, tol=1e-4)
+        g = f.clone().requires_grad_()
+        out = sc.call(cb_log_norm, g, quiet=True, what="cb_log_norm runs on logits that need grad")
+        ok = isinstance(out, torch.Tensor) and out.requires_grad
+        if ok:
+            (grad,) = torch.autograd.grad(out.sum(), g, allow_unused=True)
+            ok = grad is not None and bool(torch.isfinite(grad).all())
+        sc.true("finite gradient at 0", ok, "NaN or missing",
+                "torch.where: feed the formula a safe f (e.g. 1) near 0")
+
+
+def check_cb_negative_elbo(cb_negative_elbo: Callable) -> None:
+    """−ELBO per image under the continuous Bernoulli, on fixed weights, grey images and noise,
+    with your ``reparameterize``, ``gaussian_kl`` and ``cb_log_norm`` replaced by the references."""
+    vae, x = _small_vae(), _grey_images()
+    _, _, eps = _inputs(3)
+    loss_fn = _with_references(cb_negative_elbo, cb_log_norm=reference_cb_log_norm,
+                               **NEGATIVE_ELBO_REFERENCES)
+    with torch.no_grad():
+        expected = reference_cb_negative_elbo(vae, x, eps)
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(z_loc + z_scale * eps)
+        log_norm = reference_cb_log_norm(logits).sum(-1)
+        try:   # torch clamps probs outside [0, 1] here instead of raising: a silent mistake
+            probs_for_logits = reference_kl(z_loc, z_scale) - ContinuousBernoulli(probs=logits).log_prob(x).sum(-1)
+        except ValueError:
+            probs_for_logits = None
+    with SelfCheck("cb_negative_elbo") as sc:
+        _logits_as_probs(sc, loss_fn, vae, x, eps, distribution="ContinuousBernoulli")
+        with torch.no_grad():
+            loss = sc.call(loss_fn, vae, x, eps, what="cb_negative_elbo(vae, x, eps) runs")
+        sc.shape("loss", loss, (N,), hint="sum over pixels, not over the batch")
+        hint = _hint(loss, {
+            "add log C: log p(x|z) = Σ [x f − log(1 + e^f) + log C]": expected + log_norm,
+            "log C is added to log p(x|z), not subtracted": expected + 2 * log_norm,
+            "you returned the ELBO; the loss is −ELBO": -expected,
+            "decoder gives logits: ContinuousBernoulli(logits=...)": probs_for_logits,
+            "use the grey levels x as they are: do not binarize": reference_cb_negative_elbo(
+                vae, torch.bernoulli(x, generator=torch.Generator().manual_seed(0)), eps),
+        }, "KL − Σ_i [x f − log(1 + e^f) + log C(f)]")
+        _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_cb_negative_elbo, hint)
+
+
+# ---- the training check -------------------------------------------------------------------------
+def _prerequisites(sc: SelfCheck, negative_elbo: Callable, what: str) -> None:
+    """Stop with one line unless ``negative_elbo`` and the functions of the student's that it uses
+    (looked up among its globals) pass their checks."""
+    env = getattr(negative_elbo, "__globals__", {})
+    used = set(getattr(getattr(negative_elbo, "__code__", None), "co_names", ()))
+    for name, check in (("reparameterize", check_reparameterize), ("gaussian_kl", check_gaussian_kl)):
+        fn = env.get(name)
+        if name in used and callable(fn) and fn not in (reference_reparameterize, reference_kl):
+            sc.require(what, _passes(check, fn), f"fix `{name}` first", "its own check says what is wrong")
+    sc.require(what, _passes(check_negative_elbo, negative_elbo), "fix `negative_elbo` first",
+               "its own check says what is wrong")
 
 
 def check_training_lowers_loss(negative_elbo: Callable, x: torch.Tensor, steps: int = 100,
                                seed: int = 0) -> None:
     """About ``steps`` Adam steps of lecture 04's loop (:func:`utils.vae.train_vae`, minibatches of
-    64) on your loss must lower the reference −ELBO (:func:`utils.vae.evaluate`) of images ``x``."""
+    64) on your loss must lower the reference −ELBO (:func:`utils.vae.evaluate`) of images ``x``.
+    It runs only when your loss, and the functions of yours it uses, pass their checks."""
     epochs = max(1, math.ceil(steps / math.ceil(len(x) / 64)))
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vae = VAE(Z_DIM, 128).to(x.device)
         x_eval = fixed_binarization(x[:512], seed)
@@ -215,15 +389,25 @@ def check_training_lowers_loss(negative_elbo: Callable, x: torch.Tensor, steps: 
             torch.manual_seed(seed)                      # the same ε before and after training
             return evaluate(vae, x_eval)
 
-        before = score()
         with SelfCheck("training") as sc, warnings.catch_warnings():
+            _prerequisites(sc, negative_elbo, "not run")
+            before = score()
             warnings.simplefilter("ignore", RuntimeWarning)   # a diverging loss gets the hint below
             sc.call(train_vae, vae, x, None, epochs=epochs, batch_size=64, seed=seed,
                     loss_fn=negative_elbo, desc=None, what="Adam steps on your negative_elbo run")
             after = score()
-            sc.true("a few Adam steps on your loss lower the −ELBO by more than 10%",
-                    after < 0.9 * before,
-                    f"the reference −ELBO went from {before:.1f} to {after:.1f} nats per image "
-                    f"after {epochs} epoch(s) of {math.ceil(len(x) / 64)} steps",
-                    "the optimizer minimises your loss, so it must be the *negative* ELBO, "
-                    "and its gradient must reach both networks")
+            sc.true("Adam steps lower the −ELBO by > 10%", after < 0.9 * before,
+                    f"{number(before)} → {number(after)} nats per image",
+                    "minimise −ELBO; gradients must reach both nets")
+
+
+# ---- for the notebook's cells that use the student's functions ---------------------------------
+_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+    "reparameterize": ("Part 1", check_reparameterize),
+    "gaussian_kl": ("Part 2", check_gaussian_kl),
+    "negative_elbo": ("Part 3", check_negative_elbo),
+    "cb_log_norm": ("Part 5", check_cb_log_norm),
+    "cb_negative_elbo": ("Part 5", check_cb_negative_elbo),
+}
+
+ready = make_ready(_PARTS)

@@ -1,45 +1,136 @@
-"""Self-checks for unit 05: the student's Pyro model and guide of the VAE.
+"""Self-checks for unit 05: the student's Pyro model and guide of the VAE, and a model for grey levels.
 
 The student's object has ``encoder`` (images (N, 784) -> (z_loc, z_scale)), ``decoder`` (codes
-(N, z_dim) -> logits (N, 784)), ``z_dim`` and two methods, ``model(x)`` and ``guide(x)``. The checks
-run them under ``pyro.poutine.trace`` on a fixed batch of binarized images and inspect the recorded
-sites: names, observed or latent, plate, batch and event shapes, distributions and registered
-parameters. The last group compares the loss that Pyro derives from them with the reference on the same
-noise: unit 04's ``utils.vae.negative_elbo`` and the course's ``utils.pyro_vae.PyroVAE`` wrapped
-around the student's own networks. Every check runs in a private param store with validation on;
-the caller's param store and random state are left as they were. Pass lines carry no numbers, so
-every run prints the same text.
+(N, z_dim) -> logits (N, 784)), ``z_dim`` and two methods, ``model(x)`` and ``guide(x)``; the
+exercise's last part adds ``model_cb(x)`` (a continuous-Bernoulli likelihood for grey-level images)
+and a function ``cb_mean(logits)`` (that distribution's mean). The checks run the programs under
+``pyro.poutine.trace`` on a fixed batch and inspect the recorded sites: names, observed or latent,
+plate, batch and event shapes, distributions and registered parameters; then they compare the loss
+that Pyro derives from them with a reference on the same noise: unit 04's
+``utils.vae.negative_elbo`` and the course's ``utils.pyro_vae.PyroVAE`` wrapped around the student's
+own networks.
+
+One mistake gives one ✗: a check tests its program against the reference versions of what it builds
+on (``check_model_cb`` replays the course's guide, not the student's), and ``check_elbo``, which needs
+both the student's model and guide, first runs their checks silently and says "fix `model` first"
+when one fails. Pyro's shape errors (a site without ``.to_event(1)``) become one ✗ line with the
+``.to_event(1)`` hint, and Pyro's warnings stay inside the checks. Every check runs in a private
+param store with validation on; the caller's param store and random state are left as they were.
+Pass lines carry no numbers, so every run prints the same text.
+
+:func:`ready` lets a notebook cell that uses the student's methods skip itself with one line while
+one of them is unfinished or wrong: ``unit05.ready(vae.model, vae.guide)``.
 """
 from __future__ import annotations
 
 import contextlib
+import io
+import math
+import re
+import warnings
+from typing import Any, Callable
 
 import pyro
-import pyro.distributions as dist
 import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
-from . import SelfCheck, _Abort
+from . import FAIL, PASS, SelfCheck, _Abort, make_ready, number
+from .._validate import one_line
 from ..pyro_vae import PyroVAE
 from ..vae import negative_elbo
 
 X_DIM = 784
+N_FIXED = 16                  # images in the batch of the checks that ready() runs
+WIDTH = 120                   # the longest ✗ line a check prints
+SCALED = "an extra poutine.scale or factor?"
+NOT_IMPLEMENTED = "write your code in place of the `raise` line"   # as utils.checks says it
+_SHAPE_MISMATCH = re.compile(r"Shape mismatch inside plate\('([^']*)'\) at site (\S+) dim (-?\d+), "
+                             r"(\d+) vs (\d+)")
+
+
+# ---- fixed inputs ------------------------------------------------------------------------------------
+def _device(vae) -> torch.device:
+    try:
+        return next(vae.parameters()).device
+    except (AttributeError, StopIteration, TypeError):
+        return torch.device("cpu")
+
+
+def binary_batch(n: int = N_FIXED, device="cpu") -> torch.Tensor:
+    """Fixed binary 'images' (n, 784): each pixel on with probability 0.3."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.bernoulli(torch.full((n, X_DIM), 0.3), generator=gen).to(device)
+
+
+def grey_batch(n: int = N_FIXED, device="cpu") -> torch.Tensor:
+    """Fixed grey-level 'images' (n, 784) in [0, 1]: most pixels exactly 0 as in MNIST, some exactly
+    1, the others in between."""
+    gen = torch.Generator().manual_seed(1)
+    u = torch.rand(n, X_DIM, generator=gen)
+    return torch.where(u < 0.6, 0.0, torch.where(u > 0.9, 1.0, (u - 0.6) / 0.3)).to(device)
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _isolated(seed: int = 0):
-    """A private param store, validation on, and a seeded random state restored afterwards."""
+    """A private param store, validation on, Pyro's warnings kept inside, and a seeded random state
+    restored afterwards."""
     with pyro.get_param_store().scope(), pyro.validation_enabled(True), \
-            torch.random.fork_rng(devices=[]):
+            torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.manual_seed(seed)
         yield
 
 
-def _trace(sc: SelfCheck, program, x: torch.Tensor, label: str):
-    """Run ``program(x)`` under poutine.trace; a failure is reported in one line and stops the group."""
-    return sc.call(lambda: poutine.trace(program).get_trace(x), what=f"your {label} runs under poutine.trace")
+def _fit(sc: SelfCheck, what: str, problem: str, hint: str) -> str:
+    """``problem`` cut so that the ✗ line (with its hint) stays within WIDTH characters."""
+    room = WIDTH - len(f"{FAIL} {sc.name}: {what}: ") - (len(f". Hint: {hint}") if hint else 0)
+    return problem if len(problem) <= room else problem[:max(room - 2, 10)].rstrip() + " …"
+
+
+def _fail(sc: SelfCheck, what: str, problem: str, hint: str = "") -> None:
+    """One ✗ line, at most WIDTH characters, and the group stops."""
+    sc.require(what, False, _fit(sc, what, problem, hint), hint)
+
+
+def _error_line(sc: SelfCheck, label: str, err: Exception) -> tuple[str, str, str]:
+    """(what, problem, hint) for an error raised by the student's program: Pyro's shape mismatch at
+    the rightmost dimension is a missing ``.to_event(1)``; anything else is its first line."""
+    message = one_line(err)
+    found = _SHAPE_MISMATCH.search(message)
+    if found:
+        plate, site, dim, plate_size, size = found.groups()
+        plate = plate if len(plate) <= 12 else plate[:11] + "…"
+        what = f"site '{site}' fits its plate"
+        problem = f"dim {dim} is {size}, plate '{plate}' says {plate_size}"
+        if dim == "-1":
+            return what, problem, f"add .to_event(1) to the '{site}' distribution"
+        return what, problem, "the plate takes the rightmost batch dim: give tensors shape (N, ...)"
+    return (f"your {label} runs", f"raised {type(err).__name__}: {message}",
+            "call it by hand on a small batch to see the traceback")
+
+
+def _trace(sc: SelfCheck, program, x: torch.Tensor, label: str, quiet: bool = False):
+    """Run ``program(x)`` under poutine.trace; a failure is one ✗ line and stops the group."""
+    what = f"your {label} runs under poutine.trace"
+    try:
+        trace = poutine.trace(program).get_trace(x)
+    except NotImplementedError:   # kept whole: ready() reads "not implemented yet"
+        sc.require(f"your {label} runs", False, "not implemented yet", NOT_IMPLEMENTED)
+    except Exception as err:  # the student's bug: one line, not a traceback wall
+        _fail(sc, *_error_line(sc, label, err))
+    if not quiet:
+        sc.true(what, True, "")
+    return trace
+
+
+def _loss(sc: SelfCheck, elbo, model, guide, x: torch.Tensor, label: str) -> float:
+    """``elbo.loss(model, guide, x)``; an error (a shape mismatch among them) is one ✗ line."""
+    try:
+        return elbo.loss(model, guide, x)
+    except Exception as err:
+        _fail(sc, *_error_line(sc, label, err))
 
 
 def _sample_sites(trace) -> dict:
@@ -50,8 +141,12 @@ def _sample_sites(trace) -> dict:
 
 def _require(sc: SelfCheck, what: str, condition: bool, problem: str, hint: str = "") -> None:
     """A check that the following checks depend on: on failure, stop the group."""
-    if not sc.true(what, condition, problem, hint):
+    if not sc.true(what, condition, _fit(sc, what, problem, hint) if not condition else "", hint):
         raise _Abort
+
+
+def _plates(site) -> list[tuple[str, int, int]]:
+    return sorted((f.name, f.size, f.dim) for f in site["cond_indep_stack"] if f.vectorized)
 
 
 def _in_batch_plate(site, n: int) -> bool:
@@ -66,19 +161,17 @@ def _base(fn):
 
 
 def _check_site_shapes(sc: SelfCheck, site, name: str, n: int, event: int, event_name: str) -> None:
+    """The site sits in a plate of size n at dim -1, with batch shape (n,) and event shape (event,);
+    stops the group at the first ✗ (the checks after it would only repeat it)."""
+    plates = ", ".join(f"'{p}' ({size}) at dim {dim}" for p, size, dim in _plates(site)) or "none"
+    _require(sc, f"'{name}' in a plate over the batch", _in_batch_plate(site, n),
+             f"plates: {plates}", "sample inside `with pyro.plate('data', N):`")
     fn = site["fn"]
-    sc.true(f"'{name}' sits inside a pyro.plate over the batch (its rightmost batch dimension)",
-            _in_batch_plate(site, n),
-            f"no plate of size {n} at dim -1 around '{name}' "
-            f"(plates found: {[(f.name, f.size, f.dim) for f in site['cond_indep_stack']]})",
-            "wrap the sample statements in `with pyro.plate('data', x.shape[0]):`")
-    got = (tuple(fn.batch_shape), tuple(fn.event_shape), tuple(site["value"].shape))
-    sc.true(f"'{name}' has batch shape (N,), event shape ({event_name},) and one value per image",
-            got == ((n,), (event,), (n, event)),
-            f"batch shape {got[0]}, event shape {got[1]}, value shape {got[2]}; expected ({n},), "
-            f"({event},) and ({n}, {event})",
-            "add .to_event(1) to the distribution, so that its last dimension is one event"
-            if got[1] == () else "check the shapes of the tensors you pass to the distribution")
+    got = (tuple(fn.batch_shape), tuple(fn.event_shape))
+    _require(sc, f"'{name}' has batch shape (N,), event shape ({event_name},)",
+             got == ((n,), (event,)), f"batch {got[0]}, event {got[1]}",
+             f"add .to_event(1) to the '{name}' distribution" if got[1] == ()
+             else f"its tensors should have shape (N, {event_name})")
 
 
 def _require_parts(sc: SelfCheck, vae,
@@ -86,8 +179,7 @@ def _require_parts(sc: SelfCheck, vae,
     """The student's object has what the checks use; else one ✗ line and the group stops."""
     missing = [part for part in parts if not hasattr(vae, part)]
     sc.require("your VAE has " + ", ".join(parts), not missing, f"it has no {', '.join(missing)}",
-               "build it as in the exercise: a torch module with encoder, decoder and z_dim "
-               "attributes and model and guide methods")
+               "build it as in the exercise")
 
 
 def _encode(sc: SelfCheck, vae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,136 +203,304 @@ def _registered(trace, module) -> bool:
 
 
 def _traced_sites(sc: SelfCheck, vae, program, x: torch.Tensor, label: str, names: set[str],
-                  what: str, hint: str):
-    """The start of the model's and the guide's checks: the student's object has its parts,
-    ``program(x)`` runs under poutine.trace, and its sample sites are exactly ``names`` (else one ✗
-    line ``what`` with ``hint``, and the group stops). Returns (trace, sample sites)."""
-    _require_parts(sc, vae)
-    trace = _trace(sc, program, x, label)
+                  what: str, hint: str, parts=("encoder", "decoder", "z_dim", "model", "guide")):
+    """The start of a program's checks: the student's object has its parts, ``program(x)`` runs
+    under poutine.trace, and its sample sites are exactly ``names`` (else one ✗ line ``what`` with
+    ``hint``, and the group stops). Returns (trace, sample sites)."""
+    _require_parts(sc, vae, parts)
+    trace = _trace(sc, getattr(vae, program), x, label)
     sites = _sample_sites(trace)
-    _require(sc, what, set(sites) == names, f"found sample sites {sorted(sites)}", hint)
+    _require(sc, what, set(sites) == names, f"found {sorted(sites)}", hint)
     return trace, sites
 
 
+def _check_prior(sc: SelfCheck, prior, n: int, z_dim: int) -> None:
+    """p(z) = N(0, I) on (N, z_dim): any distribution with the standard normal's log-density
+    (a Normal(0, 1).to_event(1), a MultivariateNormal(0, I), ...) passes."""
+    points = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(2)).mul(1.5)
+    points = points.to(prior.mean.device)
+    expected = torch.distributions.Normal(0.0, 1.0).log_prob(points).sum(-1)
+    try:
+        with torch.no_grad():
+            got = prior.log_prob(points)
+        gap = (got - expected).abs().max().item() if got.shape == expected.shape else math.inf
+    except Exception:
+        gap = math.inf
+    base = _base(prior)
+    if isinstance(base, torch.distributions.Normal):
+        loc, scale = base.loc.detach(), base.scale.detach()
+        problem = (f"Normal, mean {number(loc.min())} to {number(loc.max())}, "
+                   f"std {number(scale.min())} to {number(scale.max())}")
+    else:
+        problem = f"{type(base).__name__} off by {number(gap)} nats"
+    hint = "zero mean, unit variance: dist.Normal(zeros, ones)"
+    sc.true("p(z) = N(0, I)", gap < 1e-4, _fit(sc, "p(z) = N(0, I)", problem, hint), hint)
+
+
+def _close(sc: SelfCheck, what: str, actual: Any, expected: Any, hint: str,
+           atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Pass when ``actual`` matches ``expected`` within atol + rtol·|expected|; the ✗ line says by
+    how much they differ, in a few words."""
+    a = torch.as_tensor(actual).detach().double().cpu()
+    e = torch.as_tensor(expected).detach().double().cpu()
+    if a.shape != e.shape:
+        return sc.true(what, False, f"shape {tuple(a.shape)}, expected {tuple(e.shape)}", hint)
+    gap = (a - e).abs()
+    ok = bool(torch.isfinite(a).all()) and bool((gap <= atol + rtol * e.abs()).all())
+    return sc.true(what, ok, "" if ok else _fit(sc, what, f"off by up to {number(gap.max())}", hint), hint)
+
+
+def _check_registered(sc: SelfCheck, trace, vae, network: str, program: str) -> None:
+    sc.true(f"{network} registered", _registered(trace, getattr(vae, network)),
+            "its parameters are not in the trace", f"call pyro.module('{network}', self.{network}) first")
+
+
+def _passes(check: Callable, *args) -> bool:
+    """True when ``check(*args)`` prints no ✗ and at least one ✓ (run silently)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            check(*args)
+    except Exception:  # SelfCheckFailed in strict mode: a failure
+        return False
+    return FAIL not in printed.getvalue() and PASS in printed.getvalue()
+
+
 # ---- the checks --------------------------------------------------------------------------------------
-def check_model(vae, x: torch.Tensor) -> None:
+def check_model(vae, x: torch.Tensor | None = None) -> None:
     """The model: sites 'z' (latent, N(0, I)) and 'x' (observed, Bernoulli on logits), plate, shapes."""
     with SelfCheck("model") as sc, _isolated():
+        x = binary_batch(device=_device(vae)) if x is None else x
         n = len(x)
-        trace, sites = _traced_sites(sc, vae, vae.model, x, "model", {"z", "x"},
-                                     "the sample sites are 'z' and 'x'",
-                                     "name the latent code 'z' and the image 'x': "
-                                     "pyro.sample('z', ...) and pyro.sample('x', ..., obs=x)")
+        trace, sites = _traced_sites(sc, vae, "model", x, "model", {"z", "x"},
+                                     "sites 'z' and 'x'",
+                                     "pyro.sample('z', ...), pyro.sample('x', ..., obs=x)")
         z, xs = sites["z"], sites["x"]
-        sc.true("'z' is latent and 'x' is observed with obs=x",
-                not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
-                f"'z' observed: {z['is_observed']}, 'x' observed: {xs['is_observed']}",
-                "pass the images as obs=x to the 'x' site only")
+        _require(sc, "'z' latent, 'x' observed (obs=x)",
+                 not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
+                 f"'z' observed: {z['is_observed']}, 'x' observed: {xs['is_observed']}",
+                 "pass obs=x to the 'x' site only")
         _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
         _check_site_shapes(sc, xs, "x", n, X_DIM, "pixels")
-        prior = z["fn"]
-        normal = isinstance(_base(prior), torch.distributions.Normal)
-        sc.true("p(z) is the standard normal (mean zero, identity covariance)",
-                normal and torch.allclose(prior.mean, torch.zeros_like(prior.mean))
-                and torch.allclose(prior.variance, torch.ones_like(prior.variance)),
-                f"Normal with mean in [{prior.mean.min():.3g}, {prior.mean.max():.3g}] and variance "
-                f"in [{prior.variance.min():.3g}, {prior.variance.max():.3g}]" if normal
-                else f"got {type(_base(prior)).__name__}",
-                "use dist.Normal(zeros, ones) with tensors of shape (N, z_dim)")
+        _check_prior(sc, z["fn"], n, vae.z_dim)
         lik = _base(xs["fn"])
         from_logits = "logits" in vars(lik) and "probs" not in vars(lik)
-        sc.true("p(x|z) is a Bernoulli built from logits",
+        sc.true("p(x|z) from logits",
                 isinstance(lik, torch.distributions.Bernoulli) and from_logits,
-                f"got {type(lik).__name__}" + ("" if from_logits else " built from probabilities"),
-                "use dist.Bernoulli(logits=self.decoder(z)): no sigmoid, the logits are stabler")
+                f"got {type(lik).__name__}" + ("" if from_logits else " from probs"),
+                "logits=self.decoder(z), no sigmoid: logits are stabler")
         if isinstance(lik, torch.distributions.Bernoulli):
             with torch.no_grad():
                 expected = vae.decoder(z["value"])
-            sc.close("the logits are the decoder's output at the sampled z", lik.logits, expected,
-                     hint="decode the z returned by pyro.sample('z', ...)")
-        sc.true("pyro.module registers the decoder's parameters", _registered(trace, vae.decoder),
-                "some decoder parameters are not in the trace",
-                "call pyro.module('decoder', self.decoder) at the start of the model")
+            _close(sc, "logits = decoder(z) at the sampled z", lik.logits, expected,
+                   "decode the z returned by pyro.sample('z', ...)")
+        _check_registered(sc, trace, vae, "decoder", "model")
 
 
-def check_guide(vae, x: torch.Tensor) -> None:
+def check_guide(vae, x: torch.Tensor | None = None) -> None:
     """The guide: one latent site 'z' ~ N(z_loc(x), z_scale(x)^2) in a plate, event dim 1."""
     with SelfCheck("guide") as sc, _isolated():
+        x = binary_batch(device=_device(vae)) if x is None else x
         n = len(x)
-        trace, sites = _traced_sites(sc, vae, vae.guide, x, "guide", {"z"}, "the only sample site is 'z'",
-                                     "the guide samples the latent 'z' and nothing else (no 'x' site)")
+        trace, sites = _traced_sites(sc, vae, "guide", x, "guide", {"z"}, "one sample site, 'z'",
+                                     "the guide samples 'z' only (no 'x' site)")
         z = sites["z"]
-        sc.true("'z' is sampled, not observed", not z["is_observed"], "'z' is observed",
-                "no obs= in the guide")
+        _require(sc, "'z' is sampled, not observed", not z["is_observed"], "'z' is observed",
+                 "no obs= in the guide")
         _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
         q = z["fn"]
         z_loc, z_scale = _encode(sc, vae, x)
         _require(sc, "q(z|x) is a Normal", isinstance(_base(q), torch.distributions.Normal),
                  f"got {type(_base(q)).__name__}", "use dist.Normal(z_loc, z_scale).to_event(1)")
-        if q.mean.shape != z_loc.shape:
-            raise _Abort  # the shape check above has already said what is wrong
-        sc.close("its mean is the encoder's z_loc", q.mean, z_loc,
-                 hint="pass the encoder's first output as the loc")
+        _close(sc, "mean = encoder's z_loc", q.mean, z_loc,
+               "pass the encoder's first output as the loc")
         close_to_sq = torch.allclose(q.stddev, z_scale.pow(2), rtol=1e-4, atol=1e-6)
-        sc.close("its standard deviation is the encoder's z_scale", q.stddev, z_scale,
-                 hint="Normal takes a standard deviation, not a variance: pass z_scale itself"
-                 if close_to_sq else "pass the encoder's second output as the scale")
-        sc.true("z is reparameterized (gradients flow back to the encoder)",
-                z["value"].requires_grad, "the sampled z carries no gradient",
-                "do not detach z_loc or z_scale, and sample with pyro.sample (Normal has rsample)")
-        sc.true("pyro.module registers the encoder's parameters", _registered(trace, vae.encoder),
-                "some encoder parameters are not in the trace",
-                "call pyro.module('encoder', self.encoder) at the start of the guide")
+        _close(sc, "std = encoder's z_scale", q.stddev, z_scale,
+               "Normal takes a std, not a variance: pass z_scale"
+               if close_to_sq else "pass the encoder's second output as the scale")
+        sc.true("z is reparameterized (gradients reach the encoder)",
+                z["value"].requires_grad, "z carries no gradient", "do not detach z_loc or z_scale")
+        _check_registered(sc, trace, vae, "encoder", "guide")
 
 
-def check_elbo(vae, x: torch.Tensor) -> None:
-    """Pyro's losses from the student's model and guide equal the reference on the same noise."""
-    with SelfCheck("elbo") as sc, _isolated():
-        _require_parts(sc, vae, ("encoder", "decoder", "z_dim", "model", "guide", "parameters"))
-        guide_trace = _trace(sc, vae.guide, x, "guide")
-        _require(sc, "the guide has a site 'z' to replay", "z" in _sample_sites(guide_trace),
-                 "no sample site 'z' in the guide", "run the guide's self-check first")
-        replayed = poutine.replay(vae.guide, trace=guide_trace)
-        z = guide_trace.nodes["z"]["value"]
-        z_loc, z_scale = _encode(sc, vae, x)
-        sc.shape("the guide's z", z, tuple(z_loc.shape), quiet=True,
-                 hint="run the guide's self-check first: it says what differs")
-        eps = ((z - z_loc) / z_scale).detach()        # the noise behind the guide's draw
-        reference = sc.call(PyroVAE, vae.encoder, vae.decoder, vae.z_dim, quiet=True,
-                            what="the course's PyroVAE builds around your networks")
-        reference_replayed = poutine.replay(reference.guide, trace=guide_trace)
+def _check_same_plates(sc: SelfCheck, model_trace, guide_trace) -> None:
+    """The sites that model and guide share sit in the same plates (name, size, dim), and the guide
+    uses no plate the model lacks (Pyro would only warn)."""
+    model_sites, guide_sites = _sample_sites(model_trace), _sample_sites(guide_trace)
+    for name in sorted(set(model_sites) & set(guide_sites)):
+        in_model, in_guide = _plates(model_sites[name]), _plates(guide_sites[name])
+        if in_model != in_guide:
+            show = lambda plates: ", ".join(f"'{p}' ({size})" for p, size, _ in plates) or "none"
+            _require(sc, f"the plates of '{name}'", False,
+                     f"model {show(in_model)}, guide {show(in_guide)}",
+                     "one plate name in model and guide, e.g. 'data'")
+    sc.true("model and guide use the same plates", True, "")
 
-        mean_field = sc.call(lambda: TraceMeanField_ELBO().loss(vae.model, replayed, x),
-                             what="TraceMeanField_ELBO runs on your model and guide")
-        expected = sc.call(lambda: negative_elbo(vae, x, eps).sum().item(), quiet=True,
-                           what="unit 04's negative_elbo runs on your networks")
-        sc.close("TraceMeanField_ELBO equals the hand-written negative ELBO summed over the batch",
-                 torch.tensor(mean_field), torch.tensor(expected), atol=1e-3, rtol=1e-5,
-                 hint=f"your loss is {mean_field / expected:.4g}× the reference: are the pixels and "
-                      "the latent coordinates summed (.to_event(1)), the prior N(0, I) and the "
-                      "likelihood Bernoulli(logits=decoder(z))?")
-        trace_elbo = sc.call(lambda: Trace_ELBO().loss(vae.model, replayed, x),
-                             what="Trace_ELBO runs on your model and guide")
-        expected = sc.call(lambda: Trace_ELBO().loss(reference.model, reference_replayed, x),
-                           quiet=True, what="the reference Trace_ELBO runs on your networks")
-        sc.close("Trace_ELBO equals the reference model and guide's (utils.pyro_vae.PyroVAE)",
-                 torch.tensor(trace_elbo), torch.tensor(expected), atol=1e-3, rtol=1e-5,
-                 hint="compare your guide's Normal with the encoder's (z_loc, z_scale)")
 
-        params = list(vae.parameters())
-        loss = sc.call(lambda: TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x),
-                       quiet=True, what="TraceMeanField_ELBO's differentiable loss runs")
-        grads = (torch.autograd.grad(loss, params, allow_unused=True)
-                 if getattr(loss, "requires_grad", False) else [None] * len(params))
-        if not params or any(g is None for g in grads):
-            sc.true("the loss depends on every parameter of the encoder and the decoder", False,
-                    f"{sum(g is None for g in grads)} parameter tensors get no gradient",
-                    "do not detach anything in the model or the guide")
-            raise _Abort
-        grads = torch.cat([g.flatten() for g in grads])
-        expected = torch.cat([g.flatten() for g in
-                              torch.autograd.grad(negative_elbo(vae, x, eps).sum(), params,
-                                                  allow_unused=True, materialize_grads=True)])
-        sc.close("the gradients equal the reference's", grads, expected,
-                 atol=1e-4 * expected.abs().max().item(), rtol=1e-4,
-                 hint="z must stay differentiable: sample it with pyro.sample in the guide, no detach")
+def check_elbo(vae, x: torch.Tensor | None = None) -> None:
+    """Model and guide agree (same plates), and the losses Pyro derives from them, and the gradient,
+    equal the reference on the same noise. Runs the model's and the guide's checks silently first."""
+    with SelfCheck("elbo") as sc:
+        with _isolated():
+            _require_parts(sc, vae, ("encoder", "decoder", "z_dim", "model", "guide", "parameters"))
+            x = binary_batch(device=_device(vae)) if x is None else x
+        for part, check in (("model", check_model), ("guide", check_guide)):
+            sc.require("not checked", _passes(check, vae, x), f"fix `{part}` first (its check fails)")
+        with _isolated():
+            _check_loss(sc, vae, x)
+
+
+def _check_loss(sc: SelfCheck, vae, x: torch.Tensor) -> None:
+    guide_trace = _trace(sc, vae.guide, x, "guide", quiet=True)
+    replayed = poutine.replay(vae.guide, trace=guide_trace)
+    model_trace = _trace(sc, poutine.replay(vae.model, trace=guide_trace), x, "model", quiet=True)
+    _check_same_plates(sc, model_trace, guide_trace)
+    z = guide_trace.nodes["z"]["value"]
+    z_loc, z_scale = _encode(sc, vae, x)
+    eps = ((z - z_loc) / z_scale).detach()        # the noise behind the guide's draw
+    reference = sc.call(PyroVAE, vae.encoder, vae.decoder, vae.z_dim, quiet=True,
+                        what="the course's PyroVAE builds around your networks")
+    reference_replayed = poutine.replay(reference.guide, trace=guide_trace)
+
+    mean_field = _loss(sc, TraceMeanField_ELBO(), vae.model, replayed, x, "model and guide")
+    with torch.no_grad():
+        expected = negative_elbo(vae, x, eps).sum().item()
+    _close(sc, "mean-field loss = hand-written −ELBO", mean_field, expected,
+           f"it is {number(mean_field / expected)}× that: {SCALED}", atol=1e-3, rtol=1e-5)
+    trace_elbo = _loss(sc, Trace_ELBO(), vae.model, replayed, x, "model and guide")
+    expected = Trace_ELBO().loss(reference.model, reference_replayed, x)
+    _close(sc, "Trace_ELBO loss = the course's PyroVAE's", trace_elbo, expected, SCALED,
+           atol=1e-3, rtol=1e-5)
+
+    params = list(vae.parameters())
+    loss = TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x)
+    grads = (torch.autograd.grad(loss, params, allow_unused=True)
+             if getattr(loss, "requires_grad", False) else [None] * len(params))
+    if not params or any(g is None for g in grads):
+        _require(sc, "every network parameter gets a gradient", False,
+                 f"{sum(g is None for g in grads)} tensors get none",
+                 "do not detach anything in the model or the guide")
+    grads = torch.cat([g.flatten() for g in grads])
+    expected = torch.cat([g.flatten() for g in
+                          torch.autograd.grad(negative_elbo(vae, x, eps).sum(), params,
+                                              allow_unused=True, materialize_grads=True)])
+    _close(sc, "the gradients equal the reference's", grads, expected,
+           "z must stay differentiable: sample it with pyro.sample, no detach",
+           atol=1e-4 * expected.abs().max().item(), rtol=1e-4)
+
+
+# ---- the continuous Bernoulli (not in the lecture) ---------------------------------------------------
+def cb_mean(logits: torch.Tensor) -> torch.Tensor:
+    """The reference mean of a continuous Bernoulli with natural parameter η = ``logits``:
+    E[x] = 1/(1 − e^(−η)) − 1/η, with its Taylor expansion ½ + η/12 − η³/720 near η = 0, where both
+    terms blow up. Computed in float64, returned in the input's dtype."""
+    eta = logits.double()
+    small = eta.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(eta), eta)
+    exact = 1.0 / (-torch.expm1(-safe)) - 1.0 / safe
+    taylor = 0.5 + eta / 12 - eta.pow(3) / 720
+    return torch.where(small, taylor, exact).to(logits.dtype)
+
+
+_CB_ETAS = torch.tensor([-40.0, -25.0, -12.0, -5.0, -1.0, -0.3, -1e-2, -1e-4, -1e-6, 0.0, 1e-6, 1e-4,
+                         3e-3, 0.3, 1.0, 2.5, 8.0, 20.0, 40.0])
+
+
+def check_cb_mean(cb_mean_fn: Callable) -> None:
+    """The mean of CB(η) on a grid of η from −40 to 40, including 0 and |η| down to 1e-6."""
+    eta = _CB_ETAS.clone()
+    expected = cb_mean(eta)
+    with SelfCheck("cb_mean") as sc, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            out = sc.call(cb_mean_fn, eta.clone(), what="cb_mean(logits) runs")
+        sc.shape("its result", out, tuple(eta.shape), quiet=True,
+                 hint="one mean per logit: the same shape as `logits`")
+        diff = (out.double() - expected.double()).abs()
+        bad = ~(diff < 1e-4)                                  # NaN counts as wrong
+        wrong = {
+            "λ = sigmoid(η) is not the mean: E[x] = 1/(1 − e^−η) − 1/η": torch.sigmoid(eta),
+            "torch's CB .mean clamps λ and errs at large |η|: use the formula":
+                torch.distributions.ContinuousBernoulli(logits=eta).mean,
+        }
+        hint = next((h for h, w in wrong.items()
+                     if torch.allclose(out.double(), w.double(), atol=1e-4)), None)
+        if hint is None:
+            near_zero_only = not bad[eta.abs() > 0.1].any()
+            hint = ("near η = 0 both terms blow up: for |η| < 0.1 use ½ + η/12" if near_zero_only
+                    else "E[x] = 1/(1 − e^(−η)) − 1/η, and ½ at η = 0")
+        where = ", ".join(f"{v:g}" for v in eta[bad][:1].tolist()) + (" …" if int(bad.sum()) > 1 else "")
+        sc.true("E[x] for any η", not bad.any(), f"wrong at η = {where}", hint)
+
+
+def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
+    """The grey-level model: 'x' ~ ContinuousBernoulli(logits = decoder(z)).to_event(1) with the
+    grey levels as obs, the same prior and plate; its TraceMeanField_ELBO with the course's guide
+    replayed equals −Σ log CB(x | decoder(z)) + KL computed by hand."""
+    with SelfCheck("model_cb") as sc, _isolated():
+        x = grey_batch(device=_device(vae)) if x is None else x
+        n = len(x)
+        parts = ("encoder", "decoder", "z_dim", "model_cb")
+        trace, sites = _traced_sites(sc, vae, "model_cb", x, "model_cb", {"z", "x"},
+                                     "sites 'z' and 'x'", "name them 'z' and 'x', as in `model`", parts)
+        z, xs = sites["z"], sites["x"]
+        _require(sc, "'x' observed: the grey levels",
+                 not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
+                 "'z' is observed" if z["is_observed"] else "'x' is not observed"
+                 if not xs["is_observed"] else "obs differs from x",
+                 "obs=x itself: no binarize, grey levels are the data")
+        _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
+        _check_site_shapes(sc, xs, "x", n, X_DIM, "pixels")
+        _check_prior(sc, z["fn"], n, vae.z_dim)
+        lik = _base(xs["fn"])
+        from_logits = "logits" in vars(lik) and "probs" not in vars(lik)
+        _require(sc, "p(x|z) continuous Bernoulli",
+                 isinstance(lik, torch.distributions.ContinuousBernoulli) and from_logits,
+                 f"got {type(lik).__name__}" + ("" if from_logits else " from probs"),
+                 "dist.ContinuousBernoulli(logits=self.decoder(z))")
+        with torch.no_grad():
+            expected = vae.decoder(z["value"])
+        _close(sc, "logits = decoder(z) at the sampled z", lik.logits, expected,
+               "decode the z returned by pyro.sample('z', ...)")
+        _check_registered(sc, trace, vae, "decoder", "model")
+
+        reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)
+        sc.require("loss with the course's guide", _passes(check_guide, reference),
+                   "not checked: fix the encoder first", "the guide's check says what is wrong")
+        guide_trace = poutine.trace(reference.guide).get_trace(x)
+        loss = _loss(sc, TraceMeanField_ELBO(), vae.model_cb,
+                     poutine.replay(reference.guide, trace=guide_trace), x, "model_cb")
+        with torch.no_grad():
+            z_loc, z_scale = vae.encoder(x)
+            logits = vae.decoder(guide_trace.nodes["z"]["value"])
+            log_px = torch.distributions.ContinuousBernoulli(logits=logits).log_prob(x).sum(-1)
+            kl = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log()).sum(-1)
+            by_hand = (kl - log_px).sum()
+        _close(sc, "loss = Σ(KL − log CB) by hand", loss, by_hand,
+               f"it is {number(loss / by_hand.item())}× that: {SCALED}", atol=1e-3, rtol=1e-5)
+
+
+# ---- for the notebook's cells that use the student's methods -----------------------------------------
+def _on_method(check: Callable) -> Callable[[Any], None]:
+    """``check(vae)`` for a bound method ``vae.model`` (ready() is given the methods)."""
+    def run(method) -> None:
+        check(getattr(method, "__self__", None))
+    return run
+
+
+def _guide_and_elbo(guide) -> None:
+    """The guide's check; and when the model's check passes too, check_elbo (same plates, same loss)."""
+    vae = getattr(guide, "__self__", None)
+    check_guide(vae)
+    if _passes(check_model, vae):
+        check_elbo(vae)
+
+
+_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+    "model": ("Part 1", _on_method(check_model)),
+    "guide": ("Parts 2-3", _guide_and_elbo),
+    "model_cb": ("Part 5", _on_method(check_model_cb)),
+    "cb_mean": ("Part 5", check_cb_mean),
+}
+
+ready = make_ready(_PARTS)

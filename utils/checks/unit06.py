@@ -17,8 +17,10 @@ below for the fourth. A check uses only the reference encoder and decoder (:clas
 never another of the student's functions, so one mistake gives one ✗. A ✗ names what differed and
 by how much, with one hint: the typical mistake that reproduces the student's numbers, when one
 does. A check stops at its first ✗, so it gives at most one hint per function. Whatever the
-student's function returns or raises, a check prints one line per check and never a traceback. Random numbers come from fixed seeds in a forked generator: every run prints the
-same lines, and the caller's random state is left alone.
+student's function returns or raises, a check prints one line per check, never a traceback: a ✗
+line has at most 120 characters (an error message of the student's is cut to fit), a ✓ line far
+fewer, so that both read in a narrow notebook. Random numbers come from fixed seeds in a forked
+generator: every run prints the same lines, and the caller's random state is left alone.
 
 :func:`ready` lets a notebook cell that uses the student's functions skip itself with one line
 while one of them is unfinished or wrong.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import warnings
 from typing import Any, Callable, Iterator
 
@@ -35,7 +38,8 @@ import torch
 from torch.distributions import Normal
 from torch.nn import functional as F
 
-from . import FAIL, PASS, SelfCheck
+from . import FAIL, PASS, make_ready, number
+from . import SelfCheck as _SelfCheck
 from .. import tradeoffs
 from ..vae import VAE
 
@@ -43,10 +47,23 @@ N, Z_DIM, HIDDEN, X_DIM = 64, 4, 64, 784    # the fixed batch and model of the c
 K = 5                                       # importance samples in the iwae check
 LAM = 0.5                                   # free bits per latent dimension, in nats
 THRESHOLD = 0.01                            # Burda et al.'s activity threshold
-NOT_IMPLEMENTED = ("replace the `raise NotImplementedError` with your code, run that cell, "
-                   "then this one")
-NO_GRAD_HINT = ("stay in torch (no .detach(), .item(), .numpy() or torch.no_grad()) so that training "
-                "has gradients")
+LINE = 120                                  # the longest ✗ line, in characters
+NOT_IMPLEMENTED = "replace the `raise NotImplementedError` with your code"
+NO_GRAD_HINT = "stay in torch: no .detach(), .item() or no_grad()"
+NOT_TENSOR_HINT = "stay in torch: no .item() or .numpy()"
+
+
+_TOLERANCE = re.compile(r" \(tolerance [^)]*\)")
+
+
+class SelfCheck(_SelfCheck):
+    """utils.checks.SelfCheck with shorter ✗ lines: a gap is said in fewer words ("off by up to
+    1.7", without the tolerance)."""
+
+    def _report(self, what: str, problem: str | None, hint: str = "") -> bool:
+        if problem is not None:
+            problem = _TOLERANCE.sub("", problem).replace("differs from the reference by", "off by")
+        return super()._report(what, problem, hint)
 
 
 # ---- the reference free-bits rate (lecture 06 does not write it out) ----------------------------------
@@ -115,20 +132,32 @@ def _free_bits_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
-def _one_line(err: BaseException) -> str:
+def _clip(sc: SelfCheck, what: str, lead: str, err: BaseException, hint: str = "") -> str:
+    """``lead`` and the first line of ``err``'s message (the student's, of any length), cut with " …"
+    so that the ✗ line ``what`` of ``sc`` with ``hint`` stays within LINE characters."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return (text[:150] + " …") if len(text) > 150 or len(lines) > 1 else text
+    text = f"{lead}{lines[0] if lines else ''}" + (" …" if len(lines) > 1 else "")
+    room = LINE - len(f"{FAIL} {sc.name}: {what}: ") - (len(f". Hint: {hint}") if hint else 0)
+    room = max(room, len(lead) + 12)
+    if len(text) <= room:
+        return text
+    cut = text[:room - 1]
+    if " " in cut[len(lead) + 8:]:   # at a word's end, when one is near
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,:;") + " …"
 
 
 def _describe(value: Any) -> str:
-    """What a student's function returned, for a ✗ line."""
+    """What a student's function returned, in a few words: "None", "a NumPy array", "a float",
+    "a tensor of shape (64,)"."""
     if value is None:
         return "None"
-    shape = getattr(value, "shape", None)
-    kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}" \
-        if type(value).__module__ not in ("builtins",) else type(value).__name__
-    return kind + (f" of shape {tuple(shape)}" if shape is not None else "")
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if type(value).__module__.split(".")[0] == "numpy":
+        return "a NumPy array" if getattr(value, "ndim", 0) else "a NumPy number"
+    name = type(value).__name__
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def _run(sc: SelfCheck, fn: Callable, *args, what: str, hint: str = "", quiet: bool = False):
@@ -141,8 +170,8 @@ def _run(sc: SelfCheck, fn: Callable, *args, what: str, hint: str = "", quiet: b
         sc.true(what, False, "not implemented yet", NOT_IMPLEMENTED)
         return False, None
     except Exception as err:  # the student's bug: one line, not a traceback wall
-        sc.true(what, False, f"raised {type(err).__name__}: {_one_line(err)}",
-                hint or "call your function by hand on a small input to see the full traceback")
+        hint = hint or "run it by hand for the full traceback"
+        sc.true(what, False, _clip(sc, what, f"{type(err).__name__}: ", err, hint), hint)
         return False, None
     if not quiet:
         sc.true(what, True, "")
@@ -153,14 +182,16 @@ def _float_tensor(value: Any) -> bool:
     return isinstance(value, torch.Tensor) and value.is_floating_point()
 
 
-def _not_a_tensor(name: str, value: Any, hint: str = NO_GRAD_HINT) -> tuple[str, str]:
-    """(problem, hint) for a value that should have been a float torch tensor."""
+def _not_a_tensor(name: str, value: Any, hint: str = NOT_TENSOR_HINT) -> tuple[str, str]:
+    """(problem, hint) for a value that should have been a float torch tensor; ``name`` is "D", say,
+    or "" for the function's only result."""
+    lead = f"{name} is " if name else "got "
     if value is None:
-        return f"{name} is None", "did you forget a `return`?"
+        return f"{lead}None", "did you forget a `return`?"
     if isinstance(value, torch.Tensor):
-        return (f"{name} is a tensor of dtype {value.dtype}",
-                "compute it in floating point from the model's outputs")
-    return f"{name} is {_describe(value)}, not a torch.Tensor", hint
+        return f"{lead}{value.dtype}, not float", "compute it in floating point"
+    kind = _describe(value)
+    return (f"{lead}{kind}, not a tensor" if name else f"{kind}, not a tensor"), hint
 
 
 def _near(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> bool:
@@ -186,31 +217,29 @@ def _same_gradients(sc: SelfCheck, what: str, loss: Any, expected: torch.Tensor,
     ``expected`` (the reference's)."""
     names, tensors = list(params), list(params.values())
     if not (_float_tensor(loss) and loss.requires_grad):
-        return sc.true(what, False, "the result carries no gradient", hint)
+        return sc.true(what, False, "carries no gradient", hint)
     wanted = torch.autograd.grad(expected.sum(), tensors)
     try:
         got = torch.autograd.grad(loss.sum(), tensors, allow_unused=True)
     except Exception as err:
-        return sc.true(what, False, f"backward failed: {_one_line(err)}", NO_GRAD_HINT)
+        return sc.true(what, False, _clip(sc, what, "backward failed: ", err, NO_GRAD_HINT),
+                       NO_GRAD_HINT)
     wrong = [name for name, g, e in zip(names, got, wanted)
              if g is None or g.shape != e.shape
              or not torch.allclose(g, e, rtol=1e-3, atol=1e-4 * (e.abs().max().item() + 1e-6))]
-    return sc.true(what, not wrong, f"the gradient is missing or wrong for {', '.join(wrong[:3])}"
-                   + (" …" if len(wrong) > 3 else ""), hint)
+    return sc.true(what, not wrong, _clip(sc, what, "missing or wrong for ", ValueError(
+        ", ".join(wrong) + f" ({len(wrong)} of {len(names)})"), hint), hint)
 
 
-def _not_a_pair(out: Any, pair: str, returns: str, both: str, two: str) -> tuple[str, str] | None:
+def _not_a_pair(out: Any, returns: str) -> tuple[str, str] | None:
     """(problem, hint) when ``out`` is None, not a tuple or list, or not of length 2; else None.
-    ``pair`` names the two values in the problem ("D, R"), ``returns`` is the return statement the
-    hints ask for ("distortion, rate"), ``both`` and ``two`` say what to return in the hints for
-    the order and for the length ("two tensors")."""
+    ``returns`` is the return statement the hints ask for ("distortion, rate")."""
     if out is None:
         return "returned None", f"end with `return {returns}`"
     if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
-        return (f"returned {_describe(out)}, not the pair ({pair})",
-                f"return {both}, in this order: `return {returns}`")
+        return f"got {_describe(out)}, not a pair", f"end with `return {returns}`"
     if len(out) != 2:
-        return f"returned {len(out)} values, not 2", f"return exactly {two}: `return {returns}`"
+        return f"got {len(out)} values, not 2", f"return exactly two: `return {returns}`"
     return None
 
 
@@ -229,22 +258,21 @@ def _check_result(sc: SelfCheck, what: str, problem: tuple[str, str] | None,
 # ---- rate and distortion -----------------------------------------------------------------------------
 def _pair_problem(out: Any) -> tuple[str, str] | None:
     """(problem, hint) when ``out`` is not (D, R), two float tensors of shape (N,); else None."""
-    problem = _not_a_pair(out, "D, R", "distortion, rate", both="two tensors", two="two tensors")
+    problem = _not_a_pair(out, "distortion, rate")
     if problem:
         return problem
     shape_hints = {
-        "D": {(N, X_DIM): "sum −log p(x|z) over the 784 pixels (dim -1): one distortion per image",
-              (): "one value per image: do not sum or average over the batch"},
-        "R": {(N, Z_DIM): "sum the KL over the latent dimensions (dim -1): one rate per image",
-              (): "one value per image: do not sum or average over the batch"},
+        "D": {(N, X_DIM): "sum over the 784 pixels (dim -1)",
+              (): "do not sum or average over the batch"},
+        "R": {(N, Z_DIM): "sum the KL over the latent dimensions (dim -1)",
+              (): "do not sum or average over the batch"},
     }
     for name, value in zip(("D", "R"), out):
         if not _float_tensor(value):
             return _not_a_tensor(name, value)
         if tuple(value.shape) != (N,):
-            return (f"{name}: expected shape ({N},), got {tuple(value.shape)}",
-                    shape_hints[name].get(tuple(value.shape),
-                                          f"{name} has one value per image: shape ({N},)"))
+            return (f"{name} has shape {tuple(value.shape)}, not ({N},)",
+                    shape_hints[name].get(tuple(value.shape), "one value per image"))
     return None
 
 
@@ -260,64 +288,61 @@ def check_rate_distortion(rate_distortion: Callable) -> None:
         per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
         z = z_loc + z_scale * eps
         d_wrong = {
-            "D = −log p(x|z) is a cost (≥ 0): you returned log p(x|z)": -ref_d,
+            "D = −log p(x|z) ≥ 0: you returned log p(x|z)": -ref_d,
             "sum over the 784 pixels, do not average": bce.mean(-1),
-            "use z = z_loc + z_scale * eps with the eps you were given, not z = z_loc":
+            "z = z_loc + z_scale * eps, not z = z_loc":
                 F.binary_cross_entropy_with_logits(vae.decoder(z_loc), x, reduction="none").sum(-1),
-            "z_scale is the standard deviation: z = z_loc + z_scale * eps (do not square it)":
+            "z_scale is the std: do not square it":
                 F.binary_cross_entropy_with_logits(vae.decoder(z_loc + z_scale**2 * eps), x,
                                                    reduction="none").sum(-1),
-            "the decoder returns logits: use binary_cross_entropy_with_logits on them, no sigmoid":
+            "the decoder returns logits: no sigmoid before the BCE":
                 F.binary_cross_entropy_with_logits(logits.sigmoid(), x, reduction="none").sum(-1),
         }
         r_wrong = {
-            "the sign is flipped: a KL divergence is never negative": -ref_r,
-            "z_scale is the standard deviation σ: the KL has σ² = z_scale**2 and log σ² = 2·log z_scale":
+            "flipped sign: a KL divergence is never negative": -ref_r,
+            "z_scale is σ: use σ² = z_scale**2, log σ² = 2·log z_scale":
                 0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1),
             "log σ² = 2·log(z_scale): you used log(z_scale)":
                 0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1),
             "you are missing the factor ½": 2 * ref_r,
             "sum over the latent dimensions, do not average": per_dim.mean(-1),
-            "R is the closed-form KL, not the one-sample estimate log q(z|x) − log p(z)":
+            "use the closed-form KL, not the one-sample estimate":
                 (Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1),
         }
     with SelfCheck("rate_distortion") as sc:
         with torch.no_grad():
             ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(),
-                            what="rate_distortion(vae, x, eps) runs")
+                            what="it runs")
         if not ran:
             return
-        if not _check_result(sc, f"returns (D, R), two tensors of shape ({N},)", _pair_problem(out)):
+        if not _check_result(sc, "returns (D, R)", _pair_problem(out)):
             return
         d, r = out
         if _near(d, ref_r) and _near(r, ref_d):
-            sc.true("D = −log p(x|z) at z = z_loc + z_scale·eps, summed over pixels", False,
-                    f"D and R are swapped (D averages {d.mean():.1f} nats, R {r.mean():.1f})",
-                    "return them in the order (distortion, rate)")
+            sc.true("D = −log p(x|z)", False,
+                    f"D and R are swapped: D ≈ {number(d.mean())}, R ≈ {number(r.mean())}",
+                    "return (distortion, rate)")
             return
-        if not sc.close("D = −log p(x|z) at z = z_loc + z_scale·eps, summed over pixels", d, ref_d,
+        if not sc.close("D = −log p(x|z)", d, ref_d,
                         atol=1e-4, rtol=1e-5,
-                        hint=_hint(d, d_wrong, "D = binary_cross_entropy_with_logits(vae.decoder(z), x, "
-                                               "reduction='none').sum(-1)")):
+                        hint=_hint(d, d_wrong, "D: BCE with logits, reduction='none', .sum(-1)")):
             return
-        if not sc.close("R = KL(q(z|x) ‖ N(0, I)) in closed form, summed over dimensions", r, ref_r,
+        if not sc.close("R = KL(q ‖ p)", r, ref_r,
                         atol=1e-5, rtol=1e-5,
                         hint=_hint(r, r_wrong, "R = ½ Σ_d (z_loc² + z_scale² − 1 − log z_scale²)")):
             return
         with torch.no_grad(), _seeded(0):
-            ran, out = _run(sc, rate_distortion, vae, x.clone(),
-                            what="rate_distortion(vae, x) without eps runs",
-                            hint="when eps is None, draw it: eps = torch.randn_like(z_loc)")
+            ran, out = _run(sc, rate_distortion, vae, x.clone(), what="runs without eps",
+                            hint="eps=None: eps = torch.randn_like(z_loc)")
         if not ran:
             return
-        if not _check_result(sc, "without eps: (D, R) of shape (64,) each", _pair_problem(out), quiet=True):
+        if not _check_result(sc, "without eps: (D, R)", _pair_problem(out), quiet=True):
             return
         params = dict(vae.named_parameters())
         ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(), quiet=True,
-                        what="rate_distortion(vae, x, eps) runs with gradients on")
-        if ran and _check_result(sc, "with gradients on: (D, R) of shape (64,) each", _pair_problem(out),
-                                 quiet=True):
-            _same_gradients(sc, "gradients of D + R reach every encoder and decoder weight",
+                        what="runs with gradients on")
+        if ran and _check_result(sc, "with gradients on: (D, R)", _pair_problem(out), quiet=True):
+            _same_gradients(sc, "gradients of D + R",
                             out[0] + out[1], sum(tradeoffs.rate_distortion(vae, x, eps)), params,
                             NO_GRAD_HINT)
 
@@ -340,24 +365,22 @@ def _count(value: Any) -> int | None:
 
 def _units_problem(out: Any, z_dim: int, n: int) -> tuple[str, str] | None:
     """(problem, hint) when ``out`` is not (count, variance (z_dim,)); else None."""
-    problem = _not_a_pair(out, "count, variance", "count, variance", both="both", two="two values")
+    problem = _not_a_pair(out, "count, variance")
     if problem:
         return problem
     count, variance = out
     if not _float_tensor(variance):
         if _count(variance) is not None and _float_tensor(count):
-            return "returned (variance, count)", "return them in the order (count, variance)"
-        return _not_a_tensor("the variance", variance,
-                             "stay in torch (no .numpy() or .tolist()): z_loc.var(0, unbiased=False)")
+            return "got (variance, count)", "swap them: `return count, variance`"
+        return _not_a_tensor("variance", variance, "stay in torch: use z_loc.var(0)")
     if tuple(variance.shape) != (z_dim,):
-        hint = {(n,): "that is one variance per image: take the variance over the images, "
-                      "z_loc.var(0), one value per latent dimension",
-                (): "one variance per latent dimension: reduce over the images (dim 0) only"}
-        return (f"the variance: expected shape ({z_dim},), got {tuple(variance.shape)}",
-                hint.get(tuple(variance.shape), "one variance per latent dimension, over the images (dim 0)"))
+        hint = {(n,): "variance over the images: z_loc.var(0)",
+                (): "reduce over the images (dim 0) only"}
+        return (f"variance has shape {tuple(variance.shape)}, not ({z_dim},)",
+                hint.get(tuple(variance.shape), "one variance per latent dimension"))
     if _count(count) is None:
-        return (f"the count is {_describe(count)}, not a whole number",
-                "count the active dimensions: int((variance > threshold).sum())")
+        return (f"count is {_describe(count)}, not a whole number",
+                "count = int((variance > threshold).sum())")
     return None
 
 
@@ -369,29 +392,27 @@ def check_active_units(active_units: Callable) -> None:
     expected = z_loc.double().var(0, unbiased=False)
     stated = torch.tensor(_VARIANCES, dtype=torch.float64)
     with SelfCheck("active_units") as sc:
-        ran, out = _run(sc, active_units, z_loc.clone(), what="active_units(z_loc) runs")
+        ran, out = _run(sc, active_units, z_loc.clone(), what="it runs")
         if not ran:
             return
-        if not _check_result(sc, f"returns (count, variance), the variance of shape ({z_dim},)",
-                              _units_problem(out, z_dim, n)):
+        if not _check_result(sc, "(count, variance)", _units_problem(out, z_dim, n)):
             return
         count, variance = _count(out[0]), out[1]
         wrong = {
-            "the variance, not the standard deviation: do not take a square root": stated.sqrt(),
-            "subtract each dimension's mean over the images: Var = mean((z − mean(z))²)":
-                z_loc.double().pow(2).mean(0),
+            "the variance, not the standard deviation: no sqrt": stated.sqrt(),
+            "subtract each dimension's mean over the images": z_loc.double().pow(2).mean(0),
         }
         # the biased (1/N) and the unbiased (1/(N − 1)) variance both pass: they differ by 0.2 %
-        if not sc.close("the variance over the images of each dimension's posterior mean", variance,
+        if not sc.close("variance over images", variance,
                         expected, atol=1e-6, rtol=3e-3,
                         hint=_hint(variance, wrong, "Var_x(E_q[z_d]) = z_loc.var(0, unbiased=False)")):
             return
         count_hints = {
-            2: "the threshold is 0.01 by default: compare with the `threshold` argument",
-            6: "you compared the standard deviation with the threshold; compare the variance",
-            5: "you counted the inactive dimensions: active means variance > threshold",
+            2: "the threshold is 0.01 by default: use `threshold`",
+            6: "you compared the standard deviation, not the variance",
+            5: "you counted inactive dims: active means variance > threshold",
         }
-        if not sc.true("4 of 9 dimensions are active at the default threshold 0.01", count == 4,
+        if not sc.true("4 of 9 active at 0.01", count == 4,
                        f"counted {count}",
                        count_hints.get(count, "count = int((variance > threshold).sum())")):
             return
@@ -400,41 +421,40 @@ def check_active_units(active_units: Callable) -> None:
             """Run active_units at ``threshold`` (no pass line): whether it ran, and the count it
             returned (None when it returned something else than (count, variance))."""
             ran, out = _run(sc, active_units, z_loc.clone(), threshold, quiet=True,
-                            what=f"active_units(z_loc, threshold={threshold}) runs")
+                            what=f"runs with threshold={threshold}")
             return ran, (_count(out[0]) if ran and not _units_problem(out, z_dim, n) else None)
 
         ran, got = count_at(0.04)
         if not ran:
             return
-        if not sc.true("threshold=0.04: 3 active (the argument is used)", got == 3, f"counted {got}",
+        if not sc.true("threshold=0.04: 3 active", got == 3, f"counted {got}",
                        "use the `threshold` argument, not a fixed number" if got == 4 else ""):
             return
         ran, got = count_at(0.0)
         if not ran:
             return
-        sc.true("threshold=0: a constant dimension (variance 0) is still inactive", got == 8,
-                f"counted {got} of 9", "active means variance *greater than* the threshold: use >, not >="
+        sc.true("threshold=0: 8 of 9 active", got == 8, f"counted {got}",
+                "active means variance > threshold: use >, not >="
                 if got == 9 else "count = int((variance > threshold).sum())")
 
 
 # ---- the importance-weighted loss --------------------------------------------------------------------
 def _iwae_shape_hint(shape: tuple[int, ...]) -> str:
-    return {(): "one value per image: do not sum or average over the batch (the training loop averages)",
-            (K,): "take the logsumexp over the K samples (dim 0), not over the images",
-            (K, N): "reduce the K log-weights of each image with torch.logsumexp(log_w, 0)",
-            (N, Z_DIM): "sum log p(z) and log q(z|x) over the latent dimension (dim -1)",
-            (K, N, Z_DIM): "sum log p(z) and log q(z|x) over the latent dimension (dim -1)",
-            }.get(shape, f"one value per image: shape ({N},)")
+    return {(): "do not sum or average over the batch",
+            (K,): "logsumexp over the K samples (dim 0)",
+            (K, N): "reduce over K: torch.logsumexp(log_w, 0)",
+            (N, Z_DIM): "sum log p(z), log q(z|x) over dim -1",
+            (K, N, Z_DIM): "sum log p(z), log q(z|x) over dim -1",
+            }.get(shape, "one loss per image")
 
 
 def _iwae_problem(out: Any) -> tuple[str, str] | None:
     if not _float_tensor(out):
         if isinstance(out, (tuple, list)):
-            return (f"returned {_describe(out)} of {len(out)} values, not one tensor",
-                    "return only the loss per image, a tensor of shape (N,)")
-        return _not_a_tensor("the result", out)
+            return f"got {len(out)} values, not one tensor", "return only the loss per image"
+        return _not_a_tensor("", out)
     if tuple(out.shape) != (N,):
-        return f"expected shape ({N},), got {tuple(out.shape)}", _iwae_shape_hint(tuple(out.shape))
+        return f"shape {tuple(out.shape)}, not ({N},)", _iwae_shape_hint(tuple(out.shape))
     return None
 
 
@@ -453,54 +473,50 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
         log_qz = Normal(z_loc, z_scale).log_prob(z).sum(-1)
         log_w = log_px + log_pz - log_qz
         lse, log_k = torch.logsumexp(log_w, 0), math.log(K)
-        terms = "log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x): a term is missing or has the wrong sign"
+        terms = "log w: a term is missing or has the wrong sign"
         wrong = {
-            "the log of the *mean weight* is logsumexp_k(log w_k) − log K, not the mean of log w_k":
-                -log_w.mean(0),
-            "subtract log K: logsumexp adds the K weights, the bound averages them": -lse,
-            "log K has the wrong sign: the loss is −(logsumexp_k log w_k − log K)": -(lse + log_k),
+            "logsumexp_k log w_k − log K, not the mean of log w_k": -log_w.mean(0),
+            "subtract log K: the bound averages the K weights": -lse,
+            "log K has the wrong sign: −(logsumexp − log K)": -(lse + log_k),
             "return the *negative* bound, a loss to minimise": lse - log_k,
             terms: -(torch.logsumexp(log_px - log_qz, 0) - log_k),
             f"{terms} ": -(torch.logsumexp(log_px + log_pz, 0) - log_k),
             f" {terms}": -(torch.logsumexp(log_px + log_pz + log_qz, 0) - log_k),
-            "Normal(loc, scale) takes the standard deviation z_scale, not the variance":
+            "Normal takes the std z_scale, not the variance":
                 -(torch.logsumexp(log_px + log_pz - Normal(z_loc, z_scale**2).log_prob(z).sum(-1), 0)
                   - log_k),
-            "do not add the closed-form KL: the weights already hold p(z_k) / q(z_k|x)":
+            "no closed-form KL: log w already holds p(z) / q(z|x)":
                 -(torch.logsumexp(log_px, 0) - log_k) + tradeoffs.rate_distortion(vae, x, eps[0])[1],
         }
     with SelfCheck("iwae_negative_bound") as sc:
         with torch.no_grad():
             ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(),
-                            what=f"iwae_negative_bound(vae, x, k={K}, eps) runs")
+                            what="it runs")
         if not ran:
             return
-        if not _check_result(sc, f"returns one loss per image, shape ({N},)", _iwae_problem(out)):
+        if not _check_result(sc, "one loss per image", _iwae_problem(out)):
             return
         if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-            hint = ("exp(log w) underflows to 0 (log w is about −500 nats): "
-                    "use torch.logsumexp(log_w, 0) − math.log(k)")
+            hint = "exp(log w) underflows: use torch.logsumexp(log_w, 0)"
         else:
-            hint = _hint(out, wrong, "z_k = z_loc + z_scale * eps[k] with the eps you were given; "
-                                     "loss = −(logsumexp_k log w_k − log K)").strip()
-        if not sc.close("−(logsumexp_k log w_k − log K) on fixed weights, images and noise", out,
+            hint = _hint(out, wrong, "z_k = z_loc + z_scale * eps[k] with the given eps").strip()
+        if not sc.close(f"−L_K, K = {K}", out,
                         expected, atol=1e-4, rtol=1e-5, hint=hint):
             return
         with torch.no_grad(), _seeded(0):
             ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), 3, quiet=True,
-                            what="iwae_negative_bound(vae, x, k=3) without eps runs",
-                            hint="when eps is None, draw K samples: torch.randn(k, *z_loc.shape)")
+                            what="runs without eps, k=3",
+                            hint="eps=None: eps = torch.randn(k, *z_loc.shape)")
         if not ran:
             return
         problem = _iwae_problem(out)
-        if not sc.true("without eps: draws its own noise, one loss per image", problem is None,
-                       problem[0] if problem else "",
-                       "when eps is None, draw eps of shape (k, N, z_dim): torch.randn(k, *z_loc.shape)"):
+        if not sc.true("without eps, k=3", problem is None, problem[0] if problem else "",
+                       "eps=None: draw eps of shape (k, N, z_dim)"):
             return
         ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(), quiet=True,
-                        what="iwae_negative_bound runs with gradients on")
-        if ran and _check_result(sc, "with gradients on: one loss per image", _iwae_problem(out), quiet=True):
-            _same_gradients(sc, "gradients reach every encoder and decoder weight as the reference's",
+                        what="runs with gradients on")
+        if ran and _check_result(sc, "with gradients on", _iwae_problem(out), quiet=True):
+            _same_gradients(sc, "gradients",
                             out, tradeoffs.iwae_negative_bound(vae, x, K, eps),
                             dict(vae.named_parameters()), NO_GRAD_HINT)
 
@@ -514,57 +530,56 @@ def check_free_bits_rate(free_bits_rate_fn: Callable) -> None:
     per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
     expected = free_bits_rate(z_loc, z_scale, LAM)
     mean_kl = per_dim.mean(0)
-    separately = "clamp each dimension's batch-mean KL separately, then sum: Σ_d max(λ, mean_n KL_nd)"
+    separately = "clamp each dimension's batch-mean KL separately"
     wrong = {
-        "average each dimension's KL over the batch first, then clamp: max(λ, mean_n KL_nd)":
+        "clamp the batch-mean KL, not each image's KL":
             per_dim.clamp(min=LAM).mean(0).sum(),
         separately: mean_kl.sum(),
         f"{separately} ": mean_kl.sum().clamp(min=LAM * z_dim),
         f" {separately}": per_dim.sum(1).clamp(min=LAM).mean(),
         "average over the batch (nats per image), do not sum": per_dim.sum(0).clamp(min=LAM).sum(),
-        "free bits clamp from below: max(λ, ·), i.e. .clamp(min=lam)": mean_kl.clamp(max=LAM).sum(),
+        "clamp from below: max(λ, ·), .clamp(min=lam)": mean_kl.clamp(max=LAM).sum(),
         "sum over the latent dimensions, do not average": mean_kl.clamp(min=LAM).mean(),
-        "z_scale is the standard deviation σ: KL_nd has σ² = z_scale**2 and log σ² = 2·log z_scale":
+        "z_scale is σ: σ² = z_scale**2, log σ² = 2·log z_scale":
             (0.5 * (z_loc**2 + z_scale - 1 - z_scale.log())).mean(0).clamp(min=LAM).sum(),
         "log σ² = 2·log(z_scale): you used log(z_scale)":
             (0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log())).mean(0).clamp(min=LAM).sum(),
     }
-    shape_hints = {(z_dim,): "sum the clamped values over the latent dimensions: one number for the batch",
-                   (N,): "average each dimension's KL over the batch (dim 0) before clamping: one number",
-                   (N, z_dim): "average over the batch (dim 0), clamp at λ, then sum over dimensions"}
+    shape_hints = {(z_dim,): "sum the clamped values over the latent dimensions",
+                   (N,): "average over the batch (dim 0) before clamping",
+                   (N, z_dim): "mean over the batch, clamp at λ, sum over dimensions"}
 
     def problem_of(out: Any) -> tuple[str, str] | None:
         if not _float_tensor(out):
-            return _not_a_tensor("the result", out)
+            return _not_a_tensor("", out)
         if out.dim() != 0:
-            return (f"expected a 0-d tensor (one number for the batch), got shape {tuple(out.shape)}",
-                    shape_hints.get(tuple(out.shape), "one number for the batch: sum over dimensions"))
+            return (f"got shape {tuple(out.shape)}",
+                    shape_hints.get(tuple(out.shape), "one number for the batch"))
         return None
 
     with SelfCheck("free_bits_rate") as sc:
         loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
         ran, out = _run(sc, free_bits_rate_fn, loc, scale, LAM,
-                        what=f"free_bits_rate(z_loc, z_scale, lam={LAM}) runs")
+                        what="it runs")
         if not ran:
             return
-        if not _check_result(sc, "returns one number for the batch, a 0-d tensor", problem_of(out)):
+        if not _check_result(sc, "returns a 0-d tensor", problem_of(out)):
             return
-        if not sc.close(f"Σ_d max(λ, mean_n KL_nd) at λ = {LAM}, on fixed z_loc and z_scale", out,
+        if not sc.close(f"R_free at λ = {LAM}", out,
                         expected, atol=1e-5, rtol=1e-5,
-                        hint=_hint(out, wrong, "R_free = Σ_d max(λ, mean_n KL_nd) with "
-                                               "KL_nd = ½ (μ² + σ² − 1 − log σ²)").strip()):
+                        hint=_hint(out, wrong, "R_free = Σ_d max(λ, mean_n KL_nd)").strip()):
             return
-        if not _same_gradients(sc, "the gradient is 0 for dimensions under λ and the KL's above it", out,
+        if not _same_gradients(sc, "gradient 0 under λ", out,
                                free_bits_rate(loc, scale, LAM), {"z_loc": loc, "z_scale": scale},
-                               "clamp with torch: kl.mean(0).clamp(min=lam), not Python's max or .item()"):
+                               "use .clamp(min=lam), not Python's max or .item()"):
             return
         with torch.no_grad():
             ran, out = _run(sc, free_bits_rate_fn, z_loc.clone(), z_scale.clone(), 0.1, quiet=True,
-                            what="free_bits_rate(z_loc, z_scale, lam=0.1) runs")
+                            what="runs with lam=0.1")
         if ran and problem_of(out):
-            sc.true("λ = 0.1: the `lam` argument is used", False, *problem_of(out))
+            sc.true("R_free at λ = 0.1", False, *problem_of(out))
         elif ran:
-            sc.close("λ = 0.1: the `lam` argument is used", out, free_bits_rate(z_loc, z_scale, 0.1),
+            sc.close("R_free at λ = 0.1", out, free_bits_rate(z_loc, z_scale, 0.1),
                      atol=1e-5, rtol=1e-5, hint="use the `lam` argument, not a fixed number")
 
 
@@ -577,31 +592,4 @@ _PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
 }
 
 
-def ready(*functions: Callable) -> bool:
-    """True when each of ``functions`` (the exercise's, by name) passes its self-check, run silently.
-    Otherwise print one line naming those to finish first, and return False: a cell that uses them
-    runs ``if unit06.ready(...):`` and skips itself instead of failing with a traceback."""
-    unfinished = []
-    for fn in functions:
-        name = getattr(fn, "__name__", "")
-        if not callable(fn):
-            print(f"⏭ skipped: expected one of your functions, got {_describe(fn)}; re-run its cell")
-            return False
-        if name not in _PARTS:
-            continue
-        section, check = _PARTS[name]
-        printed = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(printed), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                check(fn)
-            passed = FAIL not in printed.getvalue() and PASS in printed.getvalue()
-        except Exception:   # SelfCheckFailed (strict mode), or anything else: not ready
-            passed = False
-        if not passed:
-            why = ("not written yet" if "not implemented yet" in printed.getvalue()
-                   else "fails its self-check")
-            unfinished.append(f"`{name}` ({section}: {why})")
-    if unfinished:
-        print(f"⏭ skipped: first finish {' and '.join(unfinished)}, then re-run this cell")
-    return not unfinished
+ready = make_ready(_PARTS)

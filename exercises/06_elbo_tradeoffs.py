@@ -1,0 +1,371 @@
+# ---
+# jupyter:
+#   jupytext:
+#     default_lexer: ipython3
+#     formats: ipynb,md:myst,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Exercise: rate, distortion, active units and tighter bounds
+#
+# **What you implement.** Four functions, in the notation of lecture 06:
+#
+# 1. `rate_distortion(vae, x, eps=None)`: the distortion $D$ and the rate $R$ of each image, whose sum
+#    is the −ELBO;
+# 2. `active_units(z_loc, threshold=0.01)`: how many latent dimensions the encoder uses;
+# 3. `iwae_negative_bound(vae, x, k, eps=None)`: the importance-weighted bound $-\mathcal L_K$ as a
+#    training loss;
+# 4. `free_bits_rate(z_loc, z_scale, lam)`: the **free-bits** rate (Kingma et al., 2016), which the
+#    lecture does not cover: a remedy for switched-off dimensions.
+#
+# With them you train five small VAEs (β = 1 and β = 4, K = 1 and K = 5, and β = 4 with free bits) and
+# measure what each objective changes.
+#
+# **How to check.** Each function is followed by a self-check cell. It runs your function on fixed
+# inputs against a reference and prints one line per check: a ✓, or a ✗ with what differed, by how
+# much, and a hint. Re-run your function's cell after each change, then the check cell. The cells that
+# *use* your functions begin with `if unit06.ready(...)`: until those functions pass their checks,
+# such a cell prints one line saying which to finish first, and does nothing else.
+#
+# **Time.** About an hour, plus about two minutes of training on a laptop CPU.
+#
+# The networks are lecture 04's (`utils.vae.VAE`): `vae.encoder(x)` returns `(z_loc, z_scale)`, each
+# of shape `(N, z_dim)`, where `z_scale` is the standard deviation σ (not the variance, not its log);
+# `vae.decoder(z)` returns pixel **logits** of shape `(..., 784)`, for codes of shape `(..., z_dim)`.
+
+# %%
+from utils.runtime import setup
+device, SMOKE = setup(seed=0)
+
+# %% [markdown]
+# The tools, and the settings of every training run. All runs are short on purpose: two epochs on
+# 10,000 images (one epoch on 1,000 in smoke mode).
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+from torch.distributions import Normal
+from torch.nn import functional as F
+
+from utils.checks import unit06
+from utils.data import fixed_binarization, load_mnist
+from utils.tables import table
+from utils.vae import VAE, evaluate, iwae_log_px, log_likelihood, train_vae
+
+plt.rcParams.update({"figure.dpi": 80, "font.size": 11})
+Z_DIM = 20                                        # latent size of every model
+EPOCHS, N_TRAIN = (1, 1000) if SMOKE else (2, 10_000)    # epochs, training images of every run
+BETA, LAM, K_TRAIN = 4.0, 0.5, 5                  # the high β, free nats per dimension, the IWAE's K
+K_EVAL, N_EVAL = (50, 100) if SMOKE else (500, 500)      # samples and test images for −log p(x)
+
+# %% [markdown]
+# MNIST as in-memory tensors (at most 1,000 images per split in smoke mode). The test images are
+# binarized once, with the lecture's seed, so every model is scored on the same bits.
+
+# %%
+data = load_mnist(subset=1000 if SMOKE else None).to(device)
+x_test = fixed_binarization(data.test_x, seed=2)
+data
+
+
+# %% [markdown]
+# ## 1 · Distortion and rate
+#
+# The −ELBO of an image is a distortion plus a rate, both in nats (Alemi et al., 2018):
+#
+# $$
+# -\mathrm{ELBO}(x) = \underbrace{-\log p_\theta(x\mid z)}_{D}
+# + \underbrace{\frac12 \sum_{d=1}^{z_\text{dim}} \big(\mu_d^2 + \sigma_d^2 - 1 - \log \sigma_d^2\big)}_{R \,=\, \mathrm{KL}(q_\phi(z\mid x)\,\|\,\mathcal N(0, I))},
+# \qquad z = \mu + \sigma \odot \varepsilon ,
+# $$
+#
+# with $\mu, \sigma$ = `vae.encoder(x)` and one sample $\varepsilon$ (`eps`; when it is `None`, draw
+# it with `torch.randn_like`). $\log p_\theta(x\mid z)$ is the Bernoulli log-likelihood of the 784
+# pixels under the decoder's logits: `F.binary_cross_entropy_with_logits(logits, x, reduction="none")`
+# is $-\log p$ per pixel. Return `(D, R)`, one value per image each: shape `(N,)`.
+
+# %%
+def rate_distortion(vae, x, eps=None):
+    """(D, R) per image, each of shape (N,): D = −log p(x|z) at z = z_loc + z_scale ⊙ eps, and
+    R = KL(q(z|x) ‖ N(0, I)) in closed form."""
+    # YOUR CODE HERE
+    raise NotImplementedError("exercise: write this part")
+
+
+# %% [markdown]
+# The check runs your function on a small VAE with fixed weights, images and noise and compares
+# $D$ and $R$ with the lecture's `utils.tradeoffs.rate_distortion`; then without `eps`, and the
+# gradients.
+
+# %% tags=["raises-exception"]
+unit06.check_rate_distortion(rate_distortion)
+
+# %% [markdown]
+# Now train with the β-weighted loss $D + \beta R$ of the lecture. `train` runs lecture 04's loop
+# (`utils.vae.train_vae`: Adam, one-cycle learning rate, dynamically binarized minibatches of 128)
+# with any loss per image, always from the same initial weights (seed 0) and on the same minibatches,
+# so two runs differ only in their loss. It keeps every model it trains in `trained`, by name: a cell
+# that asks for a model again gets it without training (`trained.clear()` starts afresh).
+
+# %%
+trained = {}
+
+
+def train(name, loss_fn):
+    """The 20-D VAE trained with ``loss_fn(vae, x) -> (N,)``: trained once, then taken from `trained`."""
+    if name not in trained:
+        torch.manual_seed(0)
+        model = VAE(z_dim=Z_DIM).to(device)
+        train_vae(model, data.train_x[:N_TRAIN], epochs=EPOCHS, loss_fn=loss_fn, desc=name)
+        trained[name] = model.eval()
+    return trained[name]
+
+
+def beta_model(beta):
+    """The VAE trained on D + β R, with your rate_distortion."""
+    def loss_fn(vae, x):
+        distortion, rate = rate_distortion(vae, x)
+        return distortion + beta * rate
+    return train(f"β = {beta:g}", loss_fn)
+
+
+# %% [markdown]
+# The two models, β = 1 (the −ELBO itself) and β = 4, scored on the test set with one ε per image
+# from a fixed seed:
+
+# %%
+@torch.no_grad()
+def scores(model):
+    """Mean test D, R and D + R (the −ELBO) in nats per image, one ε per image from seed 0."""
+    torch.manual_seed(0)
+    distortion, rate = rate_distortion(model, x_test)
+    return [distortion.mean().item(), rate.mean().item(), (distortion + rate).mean().item()]
+
+
+if unit06.ready(rate_distortion):
+    display(table(["trained on", "distortion D", "rate R", "−ELBO = D + R"],
+                  [[f"D + {b:g} R", *scores(beta_model(b))] for b in (1.0, BETA)],
+                  title=f"Test set, nats per image; {EPOCHS} epoch(s) on {N_TRAIN:,} images"))
+
+
+# %% [markdown]
+# Which model has the better −ELBO? What did the β = 4 model give up, and what did it gain?
+
+# %% [markdown]
+# ## 2 · Active units
+#
+# A latent dimension $d$ is **active** when its posterior mean moves with the image (Burda et al.,
+# 2016):
+#
+# $$ A_d = \mathrm{Var}_x\big(\mathbb E_{q_\phi(z\mid x)}[z_d]\big) > 0.01 , $$
+#
+# where the variance is taken **over the images**, one value per dimension, and
+# $\mathbb E_{q}[z_d]$ = `z_loc[:, d]`. Return `(count, variance)`: the number of active dimensions
+# (an `int`) and $A_d$ for each dimension (shape `(z_dim,)`). Use the `threshold` argument.
+
+# %%
+def active_units(z_loc, threshold=0.01):
+    """(number of active dimensions, Var over the images of each column of z_loc (N, z_dim))."""
+    # YOUR CODE HERE
+    raise NotImplementedError("exercise: write this part")
+
+
+# %% [markdown]
+# The check uses 500 fixed codes whose nine dimensions have known variances (one of them constant):
+# the variances, the count at the default threshold, and the count at two other thresholds.
+
+# %% tags=["raises-exception"]
+unit06.check_active_units(active_units)
+
+
+# %% [markdown]
+# Each dimension's $A_d$ on the test set, sorted, for the two models of Section 1; the legend counts
+# the active ones.
+
+# %%
+@torch.no_grad()
+def activity(model):
+    """(count, A_d per dimension) of ``model`` on the test images, with your active_units."""
+    return active_units(model.encoder(x_test)[0])
+
+
+def plot_activity(models, title):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, model in models.items():
+        count, variance = activity(model)
+        ax.semilogy(sorted(variance.tolist(), reverse=True), "o-", ms=4, label=f"{name}: {count} active")
+    ax.axhline(0.01, color="k", ls="--", lw=1, label="threshold 0.01")
+    ax.set(xlabel="latent dimension, sorted by $A_d$", ylabel="$A_d$ = Var$_x$(E$_q$[$z_d$])", title=title)
+    ax.legend(fontsize=10)
+    plt.show()
+
+
+if unit06.ready(rate_distortion, active_units):
+    plot_activity({f"β = {b:g}": beta_model(b) for b in (1.0, BETA)}, "Test set, 20-D models")
+
+
+# %% [markdown]
+# How did the β = 4 model cut its rate: by shrinking every dimension a little, or by switching some
+# off?
+
+# %% [markdown]
+# ## 3 · The importance-weighted loss
+#
+# With $K$ reparameterized samples $z_k = \mu + \sigma \odot \varepsilon_k$ of the guide,
+#
+# $$
+# -\mathcal L_K(x) = -\Big[\log \frac1K \sum_{k=1}^K w_k\Big]
+# = -\Big[\operatorname{logsumexp}_k \log w_k - \log K\Big],
+# \qquad \log w_k = \log p_\theta(x\mid z_k) + \log p(z_k) - \log q_\phi(z_k\mid x).
+# $$
+#
+# `eps` has shape `(K, N, z_dim)`, so `z` has shape `(K, N, z_dim)` and `vae.decoder(z)` returns
+# logits of shape `(K, N, 784)` (pair them with `x.expand(k, *x.shape)`); when `eps` is `None`, draw
+# it with `torch.randn(k, *z_loc.shape)` (on `z_loc`'s device). `Normal(loc, scale).log_prob(z)` gives
+# log-densities per dimension, to be summed over the last one. Never exponentiate $\log w_k$ (it is
+# about −500 nats): use `torch.logsumexp` over the samples. Return one value per image, shape `(N,)`.
+
+# %%
+def iwae_negative_bound(vae, x, k, eps=None):
+    """−[logsumexp_k log w_k − log K] per image, shape (N,), from K samples (eps: (K, N, z_dim))."""
+    # YOUR CODE HERE
+    raise NotImplementedError("exercise: write this part")
+
+
+# %% [markdown]
+# The check compares your loss with `utils.tradeoffs.iwae_negative_bound` on fixed weights, images
+# and noise ($K = 5$), then runs it without `eps` and compares the gradients.
+
+# %% tags=["raises-exception"]
+unit06.check_iwae_negative_bound(iwae_negative_bound)
+
+
+# %% [markdown]
+# Train with your loss at $K = 1$ (a VAE, with a one-sample KL) and at $K = 5$ (an IWAE), then judge
+# both by a much tighter estimate of $-\log p(x)$: `utils.vae.iwae_log_px` with `K_EVAL` samples on
+# the first `N_EVAL` test images, the same images for both.
+
+# %%
+def iwae_model(k):
+    return train(f"K = {k}", lambda vae, x: iwae_negative_bound(vae, x, k))
+
+
+@torch.no_grad()
+def negative_log_px(model):
+    """−log p(x) per image of the first N_EVAL test images, estimated with K_EVAL samples."""
+    torch.manual_seed(0)
+    return -iwae_log_px(model, x_test[:N_EVAL], K_EVAL)
+
+
+if unit06.ready(iwae_negative_bound):
+    nll = {k: negative_log_px(iwae_model(k)) for k in (1, K_TRAIN)}
+    torch.manual_seed(0)
+    rows = [[f"K = {k}", evaluate(iwae_model(k), x_test), nll[k].mean().item()] for k in nll]
+    display(table(["trained on −L_K", "test −ELBO", f"−log p(x) (K = {K_EVAL}, {N_EVAL} images)"], rows,
+                  title=f"Nats per image; {EPOCHS} epoch(s) on {N_TRAIN:,} images"))
+    gain = nll[1] - nll[K_TRAIN]                                       # per image
+    print(f"K = {K_TRAIN} lowers −log p(x) by {gain.mean():.2f} ± {gain.std() / len(gain) ** 0.5:.2f} "
+          f"nats per image (mean ± standard error over the {len(gain)} test images)")
+
+
+# %% [markdown]
+# Which model is better by each measure, and by how much? Which gain is the larger, and why would you
+# expect that?
+
+# %% [markdown]
+# ## 4 · Free bits (not in the lecture)
+#
+# Section 2 showed the β = 4 model switching dimensions off: under a strong rate penalty the
+# cheapest move for the encoder is to send some dimensions to the prior for every image, and once the
+# decoder ignores them nothing brings them back. **Free bits** (Kingma et al., 2016, *Improved
+# Variational Inference with Inverse Autoregressive Flow*, NeurIPS) grant each
+# latent dimension λ nats of rate for free: each dimension's KL, *averaged over the minibatch*, is
+# clamped from below at λ,
+#
+# $$
+# R_\text{free} = \sum_{d=1}^{z_\text{dim}} \max\Big(\lambda,\ \frac1N \sum_{n=1}^N \mathrm{KL}_{nd}\Big),
+# \qquad \mathrm{KL}_{nd} = \tfrac12\big(\mu_{nd}^2 + \sigma_{nd}^2 - 1 - \log \sigma_{nd}^2\big).
+# $$
+#
+# A dimension whose batch-average KL is below λ pays λ whatever it carries, so its gradient no
+# longer pushes it towards the prior. Since $R_\text{free}$ is at least the batch-average rate,
+# $D + R_\text{free}$ still bounds the batch's −ELBO from above. Two details matter: the clamp acts on
+# each dimension separately (not on the total), and on its *batch average* (not on each image).
+# Return one number for the batch: a 0-d tensor, in nats per image.
+#
+# Why free bits here, rather than the other common remedy, a cyclical β schedule (Section 5)? Free bits
+# change the formula itself, per dimension and per batch, which is the bookkeeping this exercise
+# practises, and their effect shows within a two-epoch run.
+
+# %%
+def free_bits_rate(z_loc, z_scale, lam):
+    """Σ_d max(λ, mean over the batch of KL_nd): one number (a 0-d tensor) in nats per image."""
+    # YOUR CODE HERE
+    raise NotImplementedError("exercise: write this part")
+
+
+# %% [markdown]
+# The check uses fixed guide outputs of 64 images: two dimensions far from the prior, two at it, and
+# two at it except for a few images (their batch average is below λ, some images are above it).
+
+# %% tags=["raises-exception"]
+unit06.check_free_bits_rate(free_bits_rate)
+
+
+# %% [markdown]
+# The training loss: each image's distortion plus β times the batch's free-bits rate (the training
+# loop averages over the batch, so the rate counts once). It builds $D$ with the course's
+# `log_likelihood`, so this run needs only your `free_bits_rate`. Same β = 4, same start, same
+# minibatches as the β = 4 model of Section 1, with λ = 0.5 nats per dimension:
+
+# %%
+def free_bits_loss(vae, x):
+    """D + β R_free per image (R_free: one number for the batch)."""
+    z_loc, z_scale = vae.encoder(x)
+    z = z_loc + z_scale * torch.randn_like(z_loc)
+    return -log_likelihood(vae, x, z) + BETA * free_bits_rate(z_loc, z_scale, LAM)
+
+
+def free_bits_model():
+    return train(f"β = {BETA:g}, free bits λ = {LAM:g}", free_bits_loss)
+
+
+if unit06.ready(free_bits_rate):
+    free_bits_model()
+
+# %% [markdown]
+# The two β = 4 models side by side, on the test set:
+
+# %%
+if unit06.ready(rate_distortion, active_units, free_bits_rate):
+    pair = {f"β = {BETA:g}": beta_model(BETA), f"β = {BETA:g}, free bits λ = {LAM:g}": free_bits_model()}
+    display(table(["trained on", "distortion D", "rate R", "−ELBO", "active units"],
+                  [[name, *scores(m), activity(m)[0]] for name, m in pair.items()],
+                  title=f"Test set, nats per image; {EPOCHS} epoch(s) on {N_TRAIN:,} images"))
+    plot_activity(pair, f"Test set, β = {BETA:g}, with and without free bits")
+
+# %% [markdown]
+# How many dimensions does free bits keep active, and what does that buy in distortion? Is the −ELBO
+# better or worse, and why might it be either?
+
+# %% [markdown]
+# ## 5 · Going further (optional)
+#
+# - Sweep λ (0.1, 0.25, 0.5, 1) at β = 4: where does the rate settle, and how many units stay active?
+# - At β = 1 a short run leaves little to rescue (Section 2): train the β = 1 model and its free-bits
+#   twin for 20 epochs on all 50,000 images and count the active units of each.
+# - A **cyclical β schedule** (Fu et al., 2019, *Cyclical Annealing Schedule*): repeat lecture 06's
+#   linear warm-up in cycles; compare the active units with a single warm-up.
+# - Train with $K = 50$: does the gain in $\log p(x)$ keep growing, and what happens to the −ELBO?

@@ -1,0 +1,239 @@
+"""The course site: `python -m tools.site` (`make html`) builds build/html/ with Sphinx, MyST-NB
+and sphinx-book-theme from the committed notebooks; nothing executes, nothing is fetched.
+
+It first assembles a source tree in build/site-src/ (the repository stays clean): the notebooks
+of lectures/, exercises/ and solutions/ (each with a banner saying what the page is and linking
+its three downloadable forms), images/, a landing page, one page per unit, conf.py from this
+folder and MathJax 2 from jupyter-server-mathjax. Files are rewritten only when they change, so a
+second build is incremental. The decks (`make slides`) live in build/slides/; unit pages link
+them relative to build/html/, so serve build/ (`make serve`) to reach both.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+BUILD = ROOT / "build"
+FOLDERS = ("lectures", "exercises", "solutions")
+FORMS = (".ipynb", ".md", ".py")                 # the three paired forms of every notebook
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The text form of a widget that is no more than its Python repr ("interactive(children=(...")
+_WIDGET_REPR = re.compile(r"^\w+\(children=")
+_IMAGE_ALT = re.compile(r"!\[[^\]]*\]\(")
+
+ROLE = {
+    "lectures": ("Lecture", "note", "read it top to bottom; every output is the committed, "
+                 "full-mode run, and every formula is checked numerically."),
+    "exercises": ("Exercise: your version to fill in", "important",
+                  "the gaps are yours to write; the self-check cells tell you when each part is "
+                  "right. Download it and work it in JupyterLab (`make lab`)."),
+    "solutions": ("Solution: worked answers", "tip",
+                  "the exercise, filled in and executed. Try the exercise first."),
+}
+
+
+def notebooks(root: Path, folder: str) -> list[Path]:
+    return sorted((root / folder).glob("[0-9]*.ipynb"))
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """Write only when the content changes (Sphinx then rebuilds only what changed)."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _copy(source: Path, target: Path) -> None:
+    _write(target, source.read_bytes())
+
+
+def title(path: Path) -> str:
+    """The notebook's first heading."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (m := re.search(r"^# (.+)$", cell.source, re.M)):
+            return m.group(1).strip()
+    return path.stem
+
+
+def _links(stem: str, folders: list[str], here: str) -> str:
+    names = {"lectures": "lecture", "exercises": "exercise", "solutions": "solution"}
+    return " · ".join(f"[{names[f]}](../{f}/{stem}.ipynb)" for f in folders if f != here)
+
+
+def _banner(folder: str, stem: str, siblings: list[str]) -> str:
+    heading, kind, text = ROLE[folder]
+    downloads = " ".join(f'<a href="{stem}{ext}" download>{ext}</a>' for ext in FORMS)
+    return (f"```{{admonition}} {heading}\n:class: {kind} course-role course-{folder}\n"
+            f"This page is the **{heading.split(':')[0].lower()}** of unit {stem[:2]}: {text}\n\n"
+            f"Same unit: [overview](../units/{stem}.md) · {_links(stem, siblings, folder)}\n\n"
+            f'<span class="course-downloads">Download this notebook: {downloads}</span>\n```\n')
+
+
+def page_notebook(path: Path, folder: str, siblings: list[str]) -> nbformat.NotebookNode:
+    """The notebook as its page shows it: a banner under its title, widgets left out.
+
+    A static page has no kernel, and ipywidgets' manager would come from a CDN: widget views are
+    dropped (with the saved widget state), keeping their text form when it says something (a
+    tqdm bar's text) and nothing when it is only the widget's repr; a static figure follows the
+    lecture's interactive explorer. A solution's title says "Solution" where it says "Exercise".
+    A Markdown image's alt text wrapped over lines keeps a space at each break.
+    """
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                data.pop(WIDGET_VIEW)
+                if _WIDGET_REPR.match(data.get("text/plain", "")) or not data.get("text/plain"):
+                    continue
+            kept.append(output)
+        cell.outputs = kept
+    for cell in nb.cells:            # MyST drops the line breaks of a wrapped alt text: spaces
+        if cell.cell_type == "markdown":
+            cell.source = _IMAGE_ALT.sub(lambda m: m.group(0).replace("\n", " "), cell.source)
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    head, _, rest = first.source.partition("\n")
+    if folder == "solutions":
+        head = re.sub(r"\bExercise\b", "Solution", head)
+    if head.startswith("# "):
+        first.source = f"{head}\n\n{_banner(folder, path.stem, siblings)}\n{rest}"
+    else:
+        first.source = f"{_banner(folder, path.stem, siblings)}\n{first.source}"
+    return nb
+
+
+def unit_page(stem: str, folders: list[str], unit_title: str) -> str:
+    rows = {
+        "lectures": ("Lecture", "the lecture, executed: read it, then run it in JupyterLab"),
+        "exercises": ("Exercise", "your version to fill in, with self-checks"),
+        "solutions": ("Solution", "worked answers: the exercise filled in and executed"),
+    }
+    deck = (f'<a href="../../slides/{stem}.slides.html">the reveal.js deck</a> '
+            "(built by <code>make slides</code>; reachable when <code>make serve</code> serves "
+            "<code>build/</code>)")
+    toc = "\n".join(f"{rows[f][0]} <../{f}/{stem}>" for f in folders)
+    return (f"# Unit {unit_title}\n\n"
+            f"Work the unit in this order: read the **lecture**, fill in the **exercise**, "
+            f"then compare with the **solution**.\n\n"
+            f"```{{list-table}}\n:class: unit-pages\n:widths: 15 85\n\n"
+            + "".join(f"* - {rows[f][0]}\n  - [{rows[f][1]}](../{f}/{stem}.ipynb)\n"
+                      for f in folders)
+            + f"* - Slides\n  - {deck}\n```\n\n"
+            f"```{{toctree}}\n:hidden:\n\n{toc}\n```\n")
+
+
+def index_page(units: dict[str, str]) -> str:
+    listing = "\n".join(f"- [{t}](units/{stem}.md)" for stem, t in units.items())
+    toc = "\n".join(f"units/{stem}" for stem in units)
+    return (
+        "# Latent variable models: from PCA to VAEs in PyTorch and Pyro\n\n"
+        "An executable course on MNIST: PCA and probabilistic PCA, autoencoders, the "
+        "REINFORCE-versus-reparameterization story, variational autoencoders written both in "
+        "plain PyTorch and in Pyro, and what the ELBO trades off. Every lecture is a Jupyter "
+        "notebook shown here with its committed outputs; every formula is checked numerically.\n\n"
+        "Each unit has a **lecture** (read and run it), an **exercise** (your version to fill in, "
+        "with self-checks), its **solution** (worked answers) and a slide deck. Every notebook "
+        "page links its three forms for download: `.ipynb` (JupyterLab), `.md` (MyST Markdown) "
+        "and `.py` (a plain script, cells for VS Code).\n\n"
+        f"## Units\n\n{listing}\n\n"
+        f"```{{toctree}}\n:caption: Units\n:hidden:\n\n{toc}\n```\n")
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"{module} is not installed: `.venv/bin/pip install -r requirements-dev.txt`")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _copy_tree(source: Path, target: Path, skip=lambda path: False) -> set[Path]:
+    written = set()
+    for path in source.rglob("*"):
+        if path.is_file() and not skip(path):
+            _copy(path, target / path.relative_to(source))
+            written.add(target / path.relative_to(source))
+    return written
+
+
+def assemble(src: Path, root: Path = ROOT) -> list[str]:
+    """Write the Sphinx source tree into `src`; returns the documents (without suffix)."""
+    wanted: set[Path] = set()
+
+    def put(path: Path, data: str | bytes) -> None:
+        _write(path, data)
+        wanted.add(path)
+
+    stems = sorted({p.stem for f in FOLDERS for p in notebooks(root, f)})
+    units, docs = {}, ["index"]
+    for stem in stems:
+        folders = [f for f in FOLDERS if (root / f / f"{stem}.ipynb").is_file()]
+        for folder in folders:
+            nb = page_notebook(root / folder / f"{stem}.ipynb", folder, folders)
+            put(src / folder / f"{stem}.ipynb", nbformat.writes(nb))
+            for ext in FORMS:                       # the unchanged files, for download
+                if (root / folder / f"{stem}{ext}").is_file():
+                    put(src / "_extra" / folder / f"{stem}{ext}",
+                        (root / folder / f"{stem}{ext}").read_bytes())
+            docs.append(f"{folder}/{stem}")
+        units[stem] = title(root / folders[0] / f"{stem}.ipynb")
+        put(src / "units" / f"{stem}.md", unit_page(stem, folders, units[stem]))
+        docs.append(f"units/{stem}")
+    put(src / "index.md", index_page(units))
+    put(src / "conf.py", (HERE / "conf.py").read_bytes())
+    put(src / "mathjax-config.js", (HERE / "mathjax-config.js").read_bytes())
+    wanted |= _copy_tree(HERE / "static", src / "_static")
+    if (root / "images").is_dir():
+        wanted |= _copy_tree(root / "images", src / "images")
+    # MathJax's translations load only for a browser set to another language: English only
+    mathjax = _package_dir("jupyter_server_mathjax") / "static"
+    wanted |= _copy_tree(mathjax, src / "_static" / "mathjax",
+                         skip=lambda p: p.relative_to(mathjax).parts[:1] == ("localization",)
+                         and p.relative_to(mathjax).parts[1] != "en")
+    for path in list(src.rglob("*")):               # whatever a former build left that is gone
+        if path.is_file() and path not in wanted:
+            path.unlink()
+    return docs
+
+
+def build(build_dir: Path = BUILD, root: Path = ROOT, quiet: bool = True) -> Path:
+    """Assemble build_dir/site-src and build build_dir/html; returns the html folder."""
+    from sphinx.cmd.build import build_main
+
+    src, out = build_dir / "site-src", build_dir / "html"
+    assemble(src, root)
+    args = ["-b", "html", "-d", str(build_dir / "site-doctrees"), str(src), str(out)]
+    if build_main((["-q"] if quiet else []) + args) != 0:
+        raise SystemExit("sphinx-build failed (see above)")
+    _write(build_dir / "index.html",                 # `make serve` serves build/: go to the site
+           '<!DOCTYPE html>\n<meta charset="utf-8">\n<title>Latent variable models</title>\n'
+           '<meta http-equiv="refresh" content="0; url=html/index.html">\n'
+           '<a href="html/index.html">The course site</a> · '
+           '<a href="slides/">the slide decks</a>\n')
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", type=Path, default=BUILD, help="build folder (default build/)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Sphinx's progress output")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    out = build(args.build, quiet=not args.verbose)
+    pages = sum("_static" not in p.relative_to(out).parts for p in out.rglob("*.html"))
+    print(f"{out}/index.html: {pages} pages in {time.perf_counter() - start:.1f} s")
+    return 0
