@@ -191,17 +191,16 @@ def test_slide_deck_loads_reveal_typesets_math_and_shows_figures(page, site):
 
 @contextlib.contextmanager
 def _presentable_copy(lecture: str):
-    """A copy of `lecture` with the build-time slide rule written into its metadata
-    (`python -m tools.slides --apply-metadata ... --output ...`), in a fresh folder of build/
+    """A copy of `lecture` as committed (its .ipynb carries the slide rule as `slideshow`
+    metadata, see tests/test_slides.py) with the folder's `rise.css`, in a fresh folder of build/
     below the server's root. RISE saves the notebook before it shows it: the lecture itself is
     never opened, so never saved (and the copy's paired .md/.py go with the folder)."""
-    from tools import slides
-
     folder = ROOT / "build" / f"rise-test-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
     try:
         copy = folder / (ROOT / lecture).name
-        slides.apply_metadata(ROOT / lecture, copy)
+        shutil.copy2(ROOT / lecture, copy)
+        shutil.copy2((ROOT / lecture).parent / "rise.css", folder / "rise.css")
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -238,8 +237,9 @@ def test_rise_shows_a_lecture_as_live_slides_with_typeset_math(browser, processe
           return math.length > 0 && math.every(m => m.getBoundingClientRect().width > 0); }""",
                                     timeout=30_000)
         assert slideshow.locator("section.present mjx-container [data-mjx-error]").count() == 0
-        assert "latent variable models and pca" in slideshow.locator(       # the theme's
-            ".reveal .slides > section.present").first.inner_text().lower()   # capitals
+        # the title as written: lectures/rise.css undoes the theme's capitals
+        assert "Latent variable models and PCA" in slideshow.locator(
+            ".reveal .slides > section.present").first.inner_text()
         # for the screenshot, the slideshow alone: close the notebook's tab (saved: no question)
         page.locator("#jp-main-dock-panel .lm-TabBar-tab").first.locator(
             ".lm-TabBar-tabCloseIcon").click()
