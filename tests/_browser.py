@@ -215,6 +215,20 @@ def chromium():
             browser.close()
 
 
+@contextlib.contextmanager
+def checked_page(context, remote):
+    """A new page of ``context``; when it closes, no request may have left localhost (``remote``,
+    recorded by :func:`chromium`) and no JavaScript error may have happened."""
+    remote.clear()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert not remote, f"the page asked the network for {remote}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
 @functools.lru_cache(maxsize=None)
 def built_exports() -> Path:
     """`make slides` (tools.slides) built once per test run into a temporary folder; returns the

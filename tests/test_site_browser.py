@@ -54,15 +54,8 @@ def site():
 
 @pytest.fixture
 def page(browser):
-    context, remote = browser
-    remote.clear()
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.close()
-    assert not remote, f"the page asked the network for {remote}"
-    assert not errors, f"JavaScript errors: {errors}"
+    with _browser.checked_page(*browser) as page:
+        yield page
 
 
 def _wait_for_mathjax(page):
