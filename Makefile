@@ -25,8 +25,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
+# The course's JupyterLab settings (jupyter-config/README.md): no news question, no update check,
+# and the JupyterLab 3 MathJax extension that jupyterlab-rise pulls in turned off; also for RISE.
+LAB_CONFIG := $(CURDIR)/jupyter-config
 lab: $(VENV)/.installed  ## open the course in JupyterLab
-	$(PY) -m jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
+	  $(PY) -m jupyter lab --notebook-dir=. $(ROOT_FLAG) \
+	  --LabApp.app_settings_dir="$(LAB_CONFIG)/lab-settings" \
+	  --RiseApp.app_settings_dir="$(LAB_CONFIG)/lab-settings" $(LAB_ARGS)
 
 # -X warn_default_encoding: a text file opened without an explicit encoding fails the tests
 # (pytest.ini turns the EncodingWarning into an error in our code; conftest.py does so in kernels).
@@ -53,7 +59,7 @@ sync: $(VENV)/.installed-dev  ## bring every .ipynb/.md/.py triple in step (the 
 # Measured claims (lecture times and memory, step speed and threads, Pyro's cost, quality, CI
 # time): prints a Markdown report and writes benchmarks/results.md. BENCH_ARGS="--quick" (< 3 min).
 BENCH_ARGS ?=
-.PHONY: benchmark
+.PHONY: benchmark device-check test-lowest
 benchmark: $(VENV)/.installed-dev  ## measure the course (full run < 30 min; BENCH_ARGS=--quick < 3 min)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
@@ -66,3 +72,34 @@ html: $(VENV)/.installed-dev  ## the course site in build/html/ (Sphinx + MyST-N
 serve: $(VENV)/.installed-dev  ## serve build/ (site in html/, decks in slides/) at http://127.0.0.1:$(PORT)/
 	@echo "the course site: http://127.0.0.1:$(PORT)/html/index.html (decks: /slides/, after make slides)"
 	$(PY) -m http.server --bind 127.0.0.1 --directory build $(PORT)
+
+# Every notebook as a script on the device present (CUDA, or LVM_DEVICE=mps/cpu), one report in
+# benchmarks/results-<device>.md: status, ✗ lines, wall time, peak device memory per notebook.
+# DEVICE_ARGS="--full-lectures" runs the lectures in full mode (full MNIST via LVM_DATA_DIR).
+DEVICE_ARGS ?=
+device-check: $(VENV)/.installed-dev  ## every notebook on the accelerator present; report in benchmarks/results-<device>.md
+	$(PY) -m benchmarks.device_check $(DEVICE_ARGS)
+
+# The oldest releases the course supports (requirements-lowest.txt = requirements.txt's lower
+# bounds), in a venv of their own: the unit tests and every notebook in smoke mode. A one-off (not
+# run by CI): torch 2.6 from the package index is a CUDA build of several GB.
+LOWEST ?= .venv-lowest
+LOWEST_TESTS ?= tests lectures solutions exercises --ignore=tests/test_browser.py \
+  --ignore=tests/test_site_browser.py --ignore=tests/test_lab.py --ignore=tests/test_site.py \
+  --ignore=tests/test_slides.py
+test-lowest:  ## unit tests + every notebook (smoke) with the lowest supported versions (several GB; not in CI)
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/pip install -r requirements-lowest.txt
+	$(LOWEST)/bin/pip install -r requirements-dev.txt -c requirements-lowest.txt
+	$(LOWEST)/bin/python -X warn_default_encoding -m pytest $(LOWEST_TESTS)
+
+# Would a student on a managed image (JupyterHub, Colab) have torch, numpy or matplotlib replaced?
+# A venv holding torch 2.6, torchvision 0.21, numpy 2.0.2 and matplotlib 3.9, then pip's dry run
+# of requirements.txt, read by tools.install_report (exit 1 if any of those would change).
+MANAGED ?= .venv-managed
+.PHONY: install-check
+install-check:  ## would requirements.txt replace a managed image's torch/numpy/matplotlib? (several GB; not in CI)
+	test -x $(MANAGED)/bin/python || $(PYTHON) -m venv $(MANAGED)
+	$(MANAGED)/bin/pip install torch==2.6.0 torchvision==0.21.0 numpy==2.0.2 matplotlib==3.9.0
+	$(MANAGED)/bin/pip install --dry-run --report $(MANAGED)/report.json -r requirements.txt
+	$(PYTHON) -m tools.install_report $(MANAGED)/report.json

@@ -117,7 +117,7 @@ data
 # The maximiser is the $d$ eigenvectors of $C$ with the largest eigenvalues $\lambda_1 \ge \dots \ge \lambda_d$, and the maximum is $\sum_{i \le d} \lambda_i$. `torch.linalg.eigh` returns eigenvalues in *increasing* order, so we flip them.
 
 # %%
-x = data.train_x.double()                  # double precision for the checks below
+x = data.train_x.cpu().double()            # float64 for the checks, on a CPU copy (mps has none)
 x_mean = x.mean(0)
 xc = x - x_mean                             # centre first
 C = xc.T @ xc / len(x)                      # D x D covariance
@@ -184,7 +184,7 @@ table(["variance kept", "components d needed"], rows)
 # A few dozen directions carry most of the variance of 784 pixels: the images live near a low-dimensional subspace. In two dimensions the test digits already form clusters, though they overlap heavily (PCA never saw the labels):
 
 # %% mystnb={"image": {"alt": "Test digits projected on the first two principal components, one dot per image coloured by its digit label: the classes form heavily overlapping clusters."}}
-x_test = data.test_x.double()
+x_test = data.test_x.cpu().double()
 z_test = (x_test - x_mean) @ eigenvectors[:, :2]
 latent_scatter(z_test, data.test_y, title="test set projected on the first 2 principal components")
 plt.show()

@@ -94,3 +94,23 @@ def test_make_lab_installs_only_the_student_requirements():
     assert ".installed-dev" not in lab and ".installed" in lab
     stamp = re.search(r"^\$\(VENV\)/\.installed: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "requirements-dev" not in stamp
+
+
+def _pins(path: Path, operator: str) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if operator in line:
+            name, version = line.split(operator)
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_every_student_lower_bound_is_a_version_of_the_lowest_versions_run():
+    lowest = _pins(ROOT / "requirements-lowest.txt", "==")
+    bounds = _pins(ROOT / "requirements.txt", ">=")
+    assert set(bounds) == set(lowest), "requirements.txt and requirements-lowest.txt name different packages"
+    for name, bound in bounds.items():
+        assert lowest[name].startswith(bound), (
+            f"{name}>={bound} in requirements.txt, but the lowest-versions run used {lowest[name]}: "
+            "a lower bound is the oldest release the course was run with (make test-lowest)")

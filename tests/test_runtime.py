@@ -35,22 +35,52 @@ def test_record_writes_json_only_when_the_results_folder_is_set(monkeypatch, tmp
     assert json.loads((tmp_path / "unit.json").read_text(encoding="utf-8")) == {"value": 1.5, "label": "x"}
 
 
-def test_device_is_cpu_without_accelerators(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert runtime.get_device() == torch.device("cpu")
+def _accelerators(monkeypatch, cuda: bool, mps: bool):
+    monkeypatch.delenv("LVM_SIMULATED_ACCELERATOR", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
 
 
-def test_device_prefers_cuda_over_mps(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert runtime.get_device() == torch.device("cuda")
+@pytest.mark.parametrize("setting, cuda, mps, expected", [
+    ("", False, False, "cpu"),          # auto, no accelerator
+    ("", True, True, "cuda"),           # auto prefers CUDA
+    ("", False, True, "cpu"),           # auto never picks mps: the course is not verified there
+    ("auto", True, False, "cuda"),
+    ("cpu", True, True, "cpu"),         # asked for: taken
+    (" CUDA ", True, False, "cuda"),    # case and spaces do not matter
+    ("mps", False, True, "mps"),        # mps on request
+])
+def test_lvm_device_picks_the_device(monkeypatch, setting, cuda, mps, expected):
+    _accelerators(monkeypatch, cuda, mps)
+    monkeypatch.setenv("LVM_DEVICE", setting)
+    assert runtime.get_device() == torch.device(expected)
 
 
-def test_device_uses_mps_when_there_is_no_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert runtime.get_device() == torch.device("mps")
+def test_auto_says_why_it_left_mps_out(monkeypatch):
+    _accelerators(monkeypatch, cuda=False, mps=True)
+    monkeypatch.delenv("LVM_DEVICE", raising=False)
+    device, why = runtime.choose_device()
+    assert device == torch.device("cpu") and "LVM_DEVICE=mps" in why
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("gpu", "is not a device the course knows: set it to one of auto, cpu, cuda, mps"),
+    ("cuda", "asks for cuda, which this torch cannot use here"),
+    ("mps", "asks for mps, which this torch cannot use here"),
+])
+def test_a_wrong_or_unavailable_device_is_refused_in_one_sentence(monkeypatch, setting, message):
+    _accelerators(monkeypatch, cuda=False, mps=False)
+    monkeypatch.setenv("LVM_DEVICE", setting)
+    with pytest.raises(ValueError, match=message) as error:
+        runtime.get_device()
+    assert "\n" not in str(error.value) and "unset it" in str(error.value)
+
+
+def test_setup_prints_the_device_and_the_reason(monkeypatch, capsys):
+    _accelerators(monkeypatch, cuda=False, mps=False)
+    monkeypatch.setenv("LVM_DEVICE", "cpu")
+    runtime.setup(seed=0, threads=1)
+    assert "| device: cpu (LVM_DEVICE=cpu) |" in capsys.readouterr().out
 
 
 def test_same_seed_gives_same_torch_numpy_and_pyro_draws():
@@ -144,6 +174,7 @@ def test_record_names_a_value_json_cannot_store_even_when_not_writing(monkeypatc
 
 def test_setup_prints_one_line_stating_the_mode(monkeypatch, capsys):
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("LVM_SIMULATED_ACCELERATOR", raising=False)   # no mode in this process
     before = torch.get_num_threads()
     try:
         device, smoke = runtime.setup(seed=0)

@@ -57,14 +57,52 @@ def _as_json(values: dict) -> str:
         raise
 
 
-def get_device() -> torch.device:
-    """The best available device: cuda, then Apple's mps, then the cpu."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+DEVICE_ENV = "LVM_DEVICE"
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return mps is not None and mps.is_available()
+
+
+def choose_device() -> tuple[torch.device, str]:
+    """The course device and why, from $LVM_DEVICE (``auto`` when unset or empty).
+
+    ``auto`` picks CUDA when torch sees a CUDA GPU (the course was run there, every notebook, with
+    the same checks as on the CPU), else the CPU. It never picks Apple's ``mps``: the course has
+    not been run there (no float64, gaps in torch and Pyro, and models this small gain little on
+    it); ``LVM_DEVICE=mps`` asks for it. ``cpu``, ``cuda`` and ``mps`` are taken as asked, or
+    refused in one sentence when that device is not available here."""
+    if _simulated():
+        from ._simulated_device import SIMULATED_DEVICE
+        return SIMULATED_DEVICE, "LVM_SIMULATED_ACCELERATOR is set: a CPU device that acts like an accelerator (tests)"
+    raw = os.environ.get(DEVICE_ENV, "").strip()
+    choice = raw.lower() or "auto"
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"{DEVICE_ENV}={raw!r} is not a device the course knows: set it to one of "
+                         f"{', '.join(DEVICE_CHOICES)} (or unset it for auto)")
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda"), "auto: a CUDA GPU is available"
+        why = "auto: no CUDA GPU"
+        if _mps_available():
+            why += "; Apple's mps is used only on request (LVM_DEVICE=mps)"
+        return torch.device("cpu"), why
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}[choice]
+    if not available:
+        raise ValueError(f"{DEVICE_ENV}={raw} asks for {choice}, which this torch cannot use here "
+                         f"(torch {torch.__version__}): set {DEVICE_ENV}=cpu, or unset it for auto")
+    return torch.device(choice), f"{DEVICE_ENV}={choice}"
+
+
+def get_device() -> torch.device:
+    """The course device: see :func:`choose_device`."""
+    return choose_device()[0]
+
+
+def _simulated() -> bool:
+    return env_flag("LVM_SIMULATED_ACCELERATOR")
 
 
 def set_seed(seed: int) -> None:
@@ -177,9 +215,12 @@ def setup(seed: int = 0, threads: int | None = None) -> tuple[torch.device, bool
     global _runs
     _runs += 1
     set_seed(seed)
-    device = get_device()
+    device, why = choose_device()
+    if _simulated():
+        from ._simulated_device import activate
+        activate()
     n = set_threads(threads)
     smoke = is_smoke_test()
     mode = "on (CI is set: small data, few epochs)" if smoke else "off (full run)"
-    print(f"smoke mode: {mode} | device: {device} | torch threads: {n} | seed: {seed}")
+    print(f"smoke mode: {mode} | device: {device} ({why}) | torch threads: {n} | seed: {seed}")
     return device, smoke
