@@ -41,7 +41,7 @@ test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mo
 
 # `make exercises` regenerates stale exercises and keeps any you edited (in the .ipynb or the .md).
 # `make exercises EXERCISE_ARGS=--force` replaces edited ones too, first saving each edited file
-# next to it as NN_topic.backup-YYYYmmdd-HHMMSS.<ipynb|md>.bak; EXERCISE_ARGS=--check only reports.
+# next to it as NN_topic.backup-YYYYmmdd-HHMMSS.<ipynb|md|py>.bak; EXERCISE_ARGS=--check only reports.
 exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (keeps your edits; EXERCISE_ARGS=--force backs them up, then replaces them)
 	$(PY) -m tools.make_exercises $(EXERCISE_ARGS)
 

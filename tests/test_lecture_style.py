@@ -1,4 +1,4 @@
-"""Every lecture keeps the course's shape (COURSE.md, "Conventions"), measured by tools.lecture_style."""
+"""Every lecture keeps the course's shape (CONTRIBUTING.md, "Conventions every notebook follows"), measured by tools.lecture_style."""
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
-"""The course's shape rules for lectures, measured (COURSE.md, "Conventions").
+"""The course's shape rules for lectures, measured (CONTRIBUTING.md, "Conventions every notebook
+follows").
 
     python -m tools.lecture_style                 # a table per lecture; exit 1 if a rule is broken
     python -m tools.lecture_style lectures/03_gradient_estimators.md
