@@ -8,6 +8,9 @@ os.environ.setdefault("CI", "true")            # smoke mode (Pyro's convention)
 os.environ["LVM_STRICT_CHECKS"] = "1"          # a failed self-check raises
 os.environ.setdefault("LVM_NUM_THREADS", "1")  # small models run fastest on one thread
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Every notebook computes on a simulated accelerator (utils/_simulated_device.py): a CPU device
+# that refuses what CUDA and mps refuse, so device bugs fail here although CI has no GPU.
+os.environ.setdefault("LVM_SIMULATED_ACCELERATOR", "1")
 
 
 

@@ -82,7 +82,8 @@ TRAIN_IMAGES = 12_800                  # §11: training images per run (100 mini
 # with no gradient history.
 #
 # We use one Gaussian throughout the toy study, $q = \mathcal N(\mu, \sigma^2)$ with $\phi = (\mu, \sigma)$,
-# and compute in float64 on the CPU (the toy tensors are small, and Apple's mps has no float64).
+# and compute in float64 on the CPU (the toy tensors are small, and the course does all float64 work on
+# the CPU).
 # Here is what autograd sees when we sample and average:
 
 # %%
@@ -158,15 +159,21 @@ def gaussian_score(z, mu, sigma):
 
 
 # %% [markdown]
-# Check: the autograd surrogate equals $f(z)$ times the written-out score, sample by sample, and the
-# score has mean zero (by quadrature, see §4; here by a large Monte Carlo average).
+# Check: the identity $\nabla q = q\,\nabla\log q$ (autograd of the density against the density times
+# the written-out score), the autograd surrogate equals $f(z)$ times the written-out score, sample by
+# sample, and the score has mean zero (here by a large Monte Carlo average; by quadrature in §4).
 
 # %%
 f_demo = lambda z: (z - 2.0) ** 2
 eps = torch.randn(100_000, dtype=DTYPE)
 z = mu + sigma * eps
 score = gaussian_score(z, mu, sigma)
+mu_s, sigma_s = per_sample_params(eps[:1000])
+density = Normal(mu_s, sigma_s).log_prob(z[:1000]).exp()
+grad_density = torch.stack(torch.autograd.grad(density.sum(), (mu_s, sigma_s)), dim=-1)
 with SelfCheck("score function") as sc:
+    sc.close("∇q = q ∇log q: autograd of q(z) = q(z) * written-out score", grad_density,
+             density[:, None] * score[:1000], atol=1e-12, show_gap=True)
     sc.close("autograd surrogate = f(z) * written-out score",
              reinforce(f_demo, eps), f_demo(z)[:, None] * score, atol=1e-10, show_gap=True)
     sc.close("E_q[score] = 0 (Monte Carlo, 100,000 samples; tolerance 4 standard errors)",
@@ -273,8 +280,9 @@ table(["cost", "exact ∂/∂μ", "exact ∂/∂σ"], [[name, *g.tolist()] for n
 # %% [markdown]
 # Exact expectations and variances need integrals over $\varepsilon \sim \mathcal N(0,1)$. The integrands
 # are smooth and decay like $e^{-\varepsilon^2/2}$, and for such integrands the trapezoid rule converges
-# exponentially fast: 4,001 points on $[-12, 12]$ are accurate to near machine precision. Gauss–Hermite
-# quadrature (200 nodes) is an independent cross-check:
+# exponentially fast (Trefethen & Weideman, 2014): 4,001 points on $[-12, 12]$ reproduce the closed forms
+# to near machine precision (the checks below show the gaps). Gauss–Hermite quadrature (200 nodes) is an
+# independent cross-check:
 #
 # $$
 # \mathbb E_\varepsilon[g(\varepsilon)] = \int g(\varepsilon)\,\frac{e^{-\varepsilon^2/2}}{\sqrt{2\pi}}\,d\varepsilon
@@ -298,7 +306,8 @@ def expect(g, nodes=eps_grid):
 
 # %% [markdown]
 # Check both closed forms: autograd of the expectation against the written-out gradient, and the
-# expectation against quadrature.
+# expectation against quadrature; then the quadratures themselves: the Gauss–Hermite weights integrate
+# $1$ and $\varepsilon^2$ exactly, and the score has mean zero, $\mathbb E_q[\nabla_\phi\log q_\phi] = 0$ (§2).
 
 # %%
 with SelfCheck("toy costs") as sc:
@@ -310,6 +319,10 @@ with SelfCheck("toy costs") as sc:
                  expect(c["f"](mu + sigma * eps_grid)),
                  c["expectation"](torch.tensor(mu, dtype=DTYPE), torch.tensor(sigma, dtype=DTYPE)),
                  atol=1e-12, show_gap=True)
+    sc.close("Gauss-Hermite: E[1] = 1 and E[eps^2] = 1", expect(torch.stack([gh_nodes**0, gh_nodes**2], -1), gh_nodes),
+             torch.ones(2, dtype=DTYPE), atol=1e-12, show_gap=True)
+    sc.close("E_q[score] = 0 by quadrature", expect(gaussian_score(mu + sigma * eps_grid, mu, sigma)),
+             torch.zeros(2, dtype=DTYPE), atol=1e-12, show_gap=True)
 
 # %% [markdown]
 # What the two costs look like against the density $q$ they are averaged over:
@@ -355,6 +368,21 @@ def variance_with_se(g):
     s2, m4 = centred.pow(2).mean(0), centred.pow(4).mean(0)
     return s2 * len(g) / (len(g) - 1), ((m4 - s2**2) / len(g)).sqrt()
 
+
+# %% [markdown]
+# Check the standard-error formula where its answer is known: 4,000 sample variances, each of $R = 500$
+# uniform draws, scatter by $\sqrt{(m_4 - s^4)/R}$, and not by the Gaussian-only $s^2\sqrt{2/R}$
+# (the uniform's kurtosis is $m_4/s^4 = 9/5$, a Gaussian's is $3$):
+
+# %%
+uniform = torch.rand(500, 4000, dtype=DTYPE, generator=torch.Generator().manual_seed(0))  # R = 500 rows
+s2_each, se_each = variance_with_se(uniform)
+gaussian_se = s2_each.mean() * math.sqrt(2 / 500)
+with SelfCheck("standard error of a variance") as sc:
+    sc.close("spread of the 4,000 sample variances = mean of sqrt((m4 - s^4) / R), within 5%",
+             s2_each.std(), se_each.mean(), rtol=0.05, atol=0, show_gap=True)
+    sc.true("and not the Gaussian-only s^2 sqrt(2/R)", abs(s2_each.std() / gaussian_se - 1) > 0.2,
+            "the uniform's spread matched the Gaussian formula")
 
 # %% [markdown]
 # For each cost and estimator: the per-sample estimate at every quadrature node gives the exact mean and
@@ -525,14 +553,21 @@ table(["cost", "baseline", "b for ∂/∂μ", "b for ∂/∂σ", "V ∂/∂μ", 
        "cut ∂/∂σ (×)"], baseline_rows, digits=4)
 
 # %% [markdown]
-# Check: $b^\star$ beats every baseline on a grid, and the leave-one-out variance approaches the
-# constant-baseline one for large $S$ (it is checked against Monte Carlo in the next section, for every $S$).
+# Check: a constant baseline leaves the mean unchanged (the equation above, $b = 3$), $\mathbb V(0)$ is the
+# exact REINFORCE variance of §5, $b^\star$ beats every baseline on a grid, and the leave-one-out variance
+# approaches the constant-baseline one for large $S$ (it is checked against Monte Carlo in the next
+# section, for every $S$).
 
 # %%
 b_grid = torch.linspace(-10, 10, 201, dtype=DTYPE)[:, None]
 with SelfCheck("baselines") as sc:
     for name, c in costs.items():
         variances, b_star, V = baseline_variances(c)
+        fz, s = c["f"](mu + sigma * eps_grid)[:, None], gaussian_score(mu + sigma * eps_grid, mu, sigma)
+        sc.close(f"{name}: E[(f - b) score] = gradient - b * 0, b = 3", expect((fz - 3.0) * s),
+                 true_grad[name], atol=1e-10, show_gap=True)
+        sc.close(f"{name}: V(0) = the exact REINFORCE variance of §5", variances["b = 0"],
+                 exact_var[name, "REINFORCE"], atol=1e-10, show_gap=True)
         sc.true(f"{name}: b* minimises V(b) over a grid of baselines",
                 bool((V(b_star) <= torch.stack([V(b) for b in b_grid]).min(0).values + 1e-12).all()),
                 "a grid point beats b*")
@@ -540,8 +575,9 @@ with SelfCheck("baselines") as sc:
                  loo_variance(c, 10**6) * 10**6, variances["b = E[f]"], atol=1e-4, rtol=1e-4, show_gap=True)
 
 # %% [markdown]
-# A baseline cuts REINFORCE's variance for the quadratic (whose values sit far from zero), and hardly
-# at all for the cosine, whose mean is already near zero.
+# A baseline cuts REINFORCE's variance for the quadratic (whose values sit far from zero: by 1.6667× and
+# 1.4167× with $b = \mathbb E_q[f]$), and hardly at all for the cosine, whose mean is already near zero
+# (0.9959× and 1.0114×).
 #
 # **Takeaway.** A baseline removes the part of REINFORCE's variance that comes from the *level* of $f$,
 # not the part that comes from its shape.
@@ -637,9 +673,11 @@ with SelfCheck("variance vs S") as sc:
 # gradient component (exact, from quadrature):
 
 # %%
+v_ratio = {name: exact_var[name, "REINFORCE"] / exact_var[name, "pathwise"] for name in costs}
+print(f"quadratic: {v_ratio['quadratic'][0]:.1f} (∂/∂μ) and {v_ratio['quadratic'][1]:.1f} (∂/∂σ); "
+      f"cosine: {v_ratio['cosine'][0]:.2f} (∂/∂μ) and {v_ratio['cosine'][1]:.2f} (∂/∂σ)")
 table(["cost", "V₁[REINFORCE] / V₁[pathwise], ∂/∂μ", "same, ∂/∂σ"],
-      [[name, *(exact_var[name, "REINFORCE"] / exact_var[name, "pathwise"]).tolist()] for name in costs],
-      digits=3)
+      [[name, *ratio.tolist()] for name, ratio in v_ratio.items()], digits=3)
 
 # %% [markdown]
 # What the leave-one-out baseline buys at a given $S$, $\mathbb V_S[\text{REINFORCE}] /
@@ -657,7 +695,7 @@ table(["cost", "S", "cut ∂/∂μ (×)", "cut ∂/∂σ (×)"], cut_rows, digit
 # %% [markdown]
 # For the quadratic ($k = 2$), REINFORCE's single-sample variance of the $\partial/\partial\mu$ component
 # is 7.5 times the pathwise one (11.3 times for $\partial/\partial\sigma$), and the leave-one-out baseline
-# closes only part of that gap. For the fast cosine ($\omega = 3$) the order flips: the ratio is 0.11 for
+# closes only part of that gap (the table above: at most 1.67× on the quadratic). For the fast cosine ($\omega = 3$) the order flips: the ratio is 0.11 for
 # $\partial/\partial\mu$ (0.22 for $\partial/\partial\sigma$), because the pathwise estimator multiplies by
 # the slope $f'(z) = -\omega\sin(\omega z)$, which is large, while REINFORCE only ever sees values in
 # $[-1, 1]$ (all four ratios exact, at $\mu = \sigma = 1$).
@@ -710,11 +748,64 @@ plt.show()
 print("cosine: pathwise variance first exceeds REINFORCE's at omega = "
       + ", ".join(f"{v:.2f} (d/d{p.strip(chr(92))})" for p, v in crossings.items()) + f"  [sigma = {sigma:g}]")
 
+
 # %% [markdown]
-# Neither estimator dominates. The pathwise estimator's variance grows with the cost's *slope* (here
-# with $\omega^2$), REINFORCE's with the cost's *magnitude* over the bulk of $q$ (here with a power of
-# $|\mu-k|$). In a VAE the cost is a log-likelihood of hundreds of pixels: large in magnitude, smooth in
-# $z$.
+# Neither estimator dominates. Why: REINFORCE multiplies the cost's *value* by the score $s$, the
+# pathwise estimator uses the cost's *slope*. Shifting the cost by a constant $c$ or scaling it by $a$
+# therefore changes the two variances differently (per gradient component, exactly):
+#
+# $$
+# \mathbb V_{\text{SF}}[f + c] = \mathbb V_{\text{SF}}[f] + 2c\,\mathbb E\big[f s^2\big] + c^2\,\mathbb E\big[s^2\big],
+# \qquad \mathbb V_{\text{PW}}[f + c] = \mathbb V_{\text{PW}}[f],
+# \qquad \mathbb V[a f] = a^2\,\mathbb V[f] \text{ for both},
+# $$
+#
+# with $\mathbb E[s^2] = (1/\sigma^2,\ 2/\sigma^2)$ for the Gaussian. REINFORCE's variance grows with
+# the cost's *level* (as $c^2$), the pathwise one does not see the level at all; both grow with its
+# *scale*. Along the sweeps: the pathwise variance of $\cos(\omega z)$ grows as $\omega^2$ (its slope
+# $-\omega\sin(\omega z)$), approaching $\omega^2/2$ per component, while REINFORCE's stays below
+# $\mathbb E[s^2]$ because $|f| \le 1$; REINFORCE's variance for the quadratic is a polynomial of degree 4
+# in $\mu - k$, and the pathwise $\partial/\partial\mu$ variance, $\mathbb V[2(z - k)] = 4\sigma^2$, does
+# not depend on $k$. All of it, checked by quadrature ($c = 100$, $a = 10$; $\omega = 6$ is the end of
+# the sweep):
+
+# %%
+def v1(estimator, f):
+    """Exact single-sample variance (2,) of `estimator` for the cost f, by quadrature."""
+    g = estimator(f, eps_grid)
+    return expect(g**2) - expect(g) ** 2
+
+
+f, c, a = costs["quadratic"]["f"], 100.0, 10.0
+s_grid = gaussian_score(mu + sigma * eps_grid, mu, sigma)
+fisher, f_s2 = expect(s_grid**2), expect(f(mu + sigma * eps_grid)[:, None] * s_grid**2)
+quad_f, cos_f = (f_sweep for _, _, f_sweep in sweep_costs.values())
+v_sf_cos, v_pw_cos = exact_variances(reinforce, cos_f), exact_variances(pathwise, cos_f)
+v_sf_quad, v_pw_quad = exact_variances(reinforce, quad_f), exact_variances(pathwise, quad_f)
+d4, d5 = torch.diff(v_sf_quad, n=4, dim=0), torch.diff(v_sf_quad, n=5, dim=0)
+
+# %% [markdown]
+# The checks, for the quadratic at $\mu = \sigma = 1$, $k = 2$ and along both sweeps:
+
+# %%
+with SelfCheck("variance scaling") as sc:
+    sc.close("E[s^2] = (1/sigma^2, 2/sigma^2)", fisher, torch.tensor([1, 2], dtype=DTYPE) / sigma**2, atol=1e-10)
+    sc.close("REINFORCE: V[f + c] = V[f] + 2c E[f s^2] + c^2 E[s^2]", v1(reinforce, lambda z: f(z) + c),
+             v1(reinforce, f) + 2 * c * f_s2 + c**2 * fisher, atol=0, rtol=1e-9, show_gap=True)
+    sc.close("pathwise: V[f + c] = V[f]", v1(pathwise, lambda z: f(z) + c), v1(pathwise, f), atol=1e-9, rtol=0)
+    for est_name, est in estimators.items():
+        sc.close(f"{est_name}: V[a f] = a^2 V[f]", v1(est, lambda z: a * f(z)), a**2 * v1(est, f),
+                 atol=0, rtol=1e-9)
+    sc.close("cosine, pathwise: V / omega^2 -> 1/2 (omega = 6)", v_pw_cos[-1] / omega_values[-1] ** 2,
+             torch.full((2,), 0.5, dtype=DTYPE), atol=1e-6, show_gap=True)
+    sc.true("cosine, REINFORCE: V <= E[s^2] at every omega", bool((v_sf_cos <= fisher).all()), "V > E[s^2]")
+    sc.true("quadratic, REINFORCE: V is a degree-4 polynomial in k (5th differences vanish, 4th do not)",
+            bool(d5.abs().max() < 1e-6 * d4.abs().max() and d4.abs().min() > 0), "not of degree 4")
+    sc.close("quadratic, pathwise d/dmu: V = 4 sigma^2 at every k", v_pw_quad[:, 0],
+             torch.full((n_costs,), 4 * sigma**2, dtype=DTYPE), atol=1e-9, show_gap=True)
+
+# %% [markdown]
+# In a VAE the cost is a log-likelihood of hundreds of pixels: large in magnitude, smooth in $z$.
 #
 # **Takeaway.** The pathwise estimator wins where the cost is large and smooth, the regime of a VAE's
 # log-likelihood, which we measure next.
@@ -788,12 +879,20 @@ def gradient(loss_fn, params, *args):
 
 
 # %% [markdown]
-# Check, on the same weights and the same noise: the written-out surrogate equals the reusable copy
-# `utils.vae.reinforce_negative_elbo` (value and encoder gradient, with and without a baseline), its value
-# is $-$ELBO, and its decoder gradient is the pathwise one. From here on the lecture uses the reusable copy.
+# Check, on the same weights and the same noise: the $-$ELBO equation above (`negative_elbo` against the
+# closed-form KL minus $\log p_\theta(x|z)$, and that KL against `torch.distributions.kl_divergence`), the
+# written-out surrogate against the reusable copy `utils.vae.reinforce_negative_elbo` (value and encoder
+# gradient, with and without a baseline), its value against $-$ELBO, and its decoder gradient against the
+# pathwise one. From here on the lecture uses the reusable copy.
 
 # %%
+with torch.no_grad():
+    z_loc, z_scale = vae.encoder(x)
+kl_torch = torch.distributions.kl_divergence(Normal(z_loc, z_scale), Normal(0.0, 1.0)).sum(-1)
 with SelfCheck("REINFORCE surrogate") as sc:
+    sc.close("-ELBO = KL(q || p) - log p(x|z), z = z_loc + z_scale * eps", negative_elbo(vae, x, eps),
+             gaussian_kl(z_loc, z_scale) - log_likelihood(vae, x, z_loc + z_scale * eps), atol=1e-3, show_gap=True)
+    sc.close("closed-form KL = torch's kl_divergence", gaussian_kl(z_loc, z_scale), kl_torch, atol=1e-4, show_gap=True)
     sc.close("written out = utils.vae.reinforce_negative_elbo: value", reinforce_negative_elbo(vae, x, eps),
              utils.vae.reinforce_negative_elbo(vae, x, eps), atol=1e-4, show_gap=True)
     for b in [0.0, -150.0]:
@@ -844,16 +943,38 @@ print(f"{R_vae} draws x 3 estimators on {len(x)} images; baseline b = {pilot_b:.
 
 # %% [markdown]
 # Per encoder parameter, the ratio of each REINFORCE variant's variance to the pathwise variance, over
-# the parameters whose pathwise variance is nonzero (weights of always-blank pixels get no gradient):
+# the parameters whose pathwise variance is nonzero. A parameter gets no gradient at all when its input
+# is zero on every image of the minibatch that switches its ReLU unit on: the weights of pixels blank
+# in all 128 images, and those of units that no image switches on. The check first: exactly those
+# parameters have zero variance.
 
 # %%
 var_pw = moments["pathwise"][1]
 active = var_pw > 0
 print(f"encoder parameters: {len(var_pw):,}, with a nonzero gradient variance: {int(active.sum()):,}")
+with torch.no_grad():
+    h1 = torch.relu(vae.encoder.body[0](x))
+    h2 = torch.relu(vae.encoder.body[2](h1))
+on1, on2, off2 = (h1 > 0).float(), (h2 > 0).float(), (h2 == 0).all(0)
+head = [off2.expand(z_dim, -1), torch.zeros(z_dim, dtype=torch.bool, device=device)]   # loc, log_scale
+no_input = [on1.T @ x == 0, on1.sum(0) == 0, on2.T @ h1 == 0, on2.sum(0) == 0, *head, *head]
+no_input = torch.cat([m.flatten() for m in no_input])    # in the order of encoder_params
+with SelfCheck("no gradient") as sc:
+    sc.true(f"variance 0 exactly where the input is 0 whenever the unit is on ({int(no_input.sum()):,} "
+            f"parameters; {int((x == 0).all(0).sum())} pixels blank)", bool(((var_pw == 0) == no_input).all()),
+            f"{int(((var_pw == 0) != no_input).sum())} parameters differ")
+
+# %% [markdown]
+# The ratios, and each estimator's median signal-to-noise ratio $|\text{mean}|/\text{sd}$ of a single
+# draw's gradient (below 1: a single step's gradient is more noise than signal):
+
+# %%
 ratios, quantiles = {}, {}
 for name in ["REINFORCE", "REINFORCE + baseline"]:
-    ratios[name] = (moments[name][1][active] / var_pw[active]).double().cpu()
+    ratios[name] = (moments[name][1][active] / var_pw[active]).cpu().double()
     quantiles[name] = torch.quantile(ratios[name], torch.tensor([0.1, 0.5, 0.9], dtype=DTYPE)).tolist()
+snr = {name: (m[active].abs() / v[active].sqrt()).median().item() for name, (m, v) in moments.items()}
+print("median |mean| / sd per active parameter: " + ", ".join(f"{n} {v:.3f}" for n, v in snr.items()))
 table(["estimator", "variance / pathwise variance: 10% of parameters", "median", "90%"],
       [[name, *q] for name, q in quantiles.items()], digits=0)
 
@@ -895,7 +1016,8 @@ table(["encoder bias", "pathwise mean", "REINFORCE + baseline mean", "its s.e.",
 
 # %%
 z_active = zscores[active].cpu()
-print(f"all active parameters: median |z| = {z_active.abs().median():.3f} (N(0,1): 0.674), "
+print(f"all active parameters: median |z| = {z_active.abs().median():.3f} "
+      f"(N(0,1): {Normal(0.0, 1.0).icdf(torch.tensor(0.75)):.3f}), "
       f"fraction |z| > 4: {(z_active.abs() > 4).float().mean():.2e}")
 with SelfCheck("VAE unbiasedness") as sc:
     z_head = zscores[heads].abs().max().item()
@@ -916,12 +1038,14 @@ record("03_gradient_estimators", z_dim=z_dim, draws=R_vae, counted_parameters=in
 
 # %% [markdown]
 # On the same minibatch both gradients agree on average, but REINFORCE's per-parameter variance is
-# larger by a median factor of about 17,500, and still about 2,800 with the constant baseline (the
-# committed run: full MNIST, after one epoch, one minibatch of 128, 400 draws per estimator). The cost
-# $\log p_\theta(x|z)$ is a sum over 784 pixels, large in magnitude and smooth in $z$: exactly the regime
-# of §9 where the pathwise estimator wins. A single constant baseline helps, but cannot follow the
-# image-to-image spread of $\log p_\theta(x|z)$; input-dependent baselines (Mnih & Gregor, 2014) or
-# several samples per image (Mnih & Rezende, 2016) go further.
+# larger by a median factor of 18,670, and still 3,080 with the constant baseline (the committed run:
+# full MNIST, after one epoch, one minibatch of 128, 400 draws per estimator, one thread; the table
+# above). A single draw's gradient is then mostly noise: the median parameter's $|\text{mean}|/\text{sd}$
+# printed above is far below 1 for both REINFORCE variants. The cost $\log p_\theta(x|z)$ is a sum over
+# 784 pixels, large in magnitude and smooth in $z$: exactly the regime of §9 where the pathwise
+# estimator wins. A single constant baseline helps, but cannot follow the image-to-image spread of
+# $\log p_\theta(x|z)$; input-dependent baselines (Mnih & Gregor, 2014) or several samples per image
+# (Mnih & Rezende, 2016) go further, as those papers report.
 #
 # **Takeaway.** On this VAE's encoder the score-function gradient is unbiased but, for the median
 # parameter, thousands of times noisier than the pathwise one, with or without a constant baseline.
@@ -1000,6 +1124,10 @@ live.close()
 
 # %%
 final = {name: float(np.mean(values[-3:])) for name, values in curves.items()}
+last = {name: values[-1] for name, values in curves.items()}
+print(f"after epoch {TRAIN_EPOCHS}: pathwise ahead of REINFORCE by {last['REINFORCE'] - last['pathwise']:.1f} "
+      f"and of REINFORCE + baseline by {last['REINFORCE + baseline'] - last['pathwise']:.1f} nats; "
+      f"the baseline ahead of plain REINFORCE by {last['REINFORCE'] - last['REINFORCE + baseline']:.1f}")
 table(["estimator", f"after epoch {TRAIN_EPOCHS}", "mean of the last 3 epochs", "best"],
       [[name, values[-1], final[name], min(values)] for name, values in curves.items()], digits=2)
 
@@ -1018,22 +1146,24 @@ with SelfCheck("VAE training") as sc:
 
 # %% [markdown]
 # In the committed run (full MNIST: the first 12,800 training images, 15 epochs of 100 steps per
-# estimator, seed 0; validation on 2,000 images) the pathwise VAE ends at 152.6 nats per image, REINFORCE
-# at 196.2 and REINFORCE with the moving-average baseline at 187.3; both REINFORCE curves are jagged until
-# the one-cycle schedule lowers the learning rate. That is one seed per estimator: whether the baseline's
-# 9-nat advantage over plain REINFORCE is systematic would take several seeds to tell. All three
-# estimators are unbiased; the difference is the variance measured in §10, which makes each Adam step of
-# the REINFORCE runs mostly noise.
+# estimator, seed 0, one thread; validation on 2,000 images) the pathwise VAE ends at 152.38 nats per
+# image, REINFORCE at 185.06 and REINFORCE with the moving-average baseline at 190.45; both REINFORCE
+# curves are more jagged than the pathwise one (the figure). That is one seed per estimator: here the
+# baseline run ended 5.4 nats *behind* plain REINFORCE, although the baseline lowered the gradient's
+# variance in §10, and whether either REINFORCE variant is systematically ahead would take several seeds
+# to tell. All three estimators are unbiased; the difference is the variance measured in §10, where a
+# single draw's REINFORCE gradient was mostly noise.
 #
-# **Takeaway.** With the same steps, data and noise, the pathwise VAE ended this run 35 to 44 nats per
-# image better than either REINFORCE variant.
+# **Takeaway.** With the same steps, data and noise, the pathwise VAE ended this run 32.7 and 38.1 nats
+# per image better than the two REINFORCE variants.
 
 # %% [markdown]
 # ## 12 · Pyro: reparameterized and non-reparameterized sites
 #
-# Pyro decides per sample site. If the guide's distribution has `has_rsample = True`, the ELBO's gradient
-# flows through the sample (pathwise). Otherwise Pyro adds a score-function term for that site, and
-# `TraceGraph_ELBO` lets you attach a baseline to it. Which common distributions have `rsample`:
+# Pyro decides per sample site (Pyro's documentation, tutorial *SVI Part III: ELBO Gradient
+# Estimators*). If the guide's distribution has `has_rsample = True`, the ELBO's gradient flows through
+# the sample (pathwise). Otherwise Pyro adds a score-function term for that site, and `TraceGraph_ELBO`
+# lets you attach a baseline to it; the score-function side is checked below. Which common distributions have `rsample`:
 
 # %%
 examples = [dist.Normal(0.0, 1.0), dist.LogNormal(0.0, 1.0), dist.Gamma(2.0, 1.0), dist.Beta(2.0, 2.0),
@@ -1139,6 +1269,14 @@ def exact_variance(b):
     return (q_probs[:, None] * g_each**2).sum(0) - ((q_probs[:, None] * g_each).sum(0)) ** 2
 
 
+def kept_term_gradient(z):
+    """The loss gradient at z when the cost's own dependence on phi (through -log q) is kept."""
+    phi = phi0.clone().requires_grad_()
+    log_q_z = torch.log_softmax(phi, 0)[z]
+    f_z = log_joint[z] - log_q_z
+    return torch.autograd.grad(-(log_q_z * f_z.detach() + f_z), phi)[0]
+
+
 # %% [markdown]
 # Means over the draws and total variances (summed over the three components of $\phi$), next to the
 # exact values; the last row differentiates $-(\log p - \log q)$ at the drawn $z$ without any score
@@ -1172,8 +1310,8 @@ print("TraceEnum_ELBO (sums over the 3 values of z):", [round(v, 4) for v in gra
 
 # %% [markdown]
 # Check: Pyro's gradients are the written-out estimator, draw by draw; both settings are unbiased; the
-# Monte Carlo variance matches the exact one; the left-out term has mean zero; the baseline lowers the
-# variance; enumeration is exact.
+# Monte Carlo variance matches the exact one; the left-out term has mean zero, and keeping it is the
+# baseline $b = 1$; the baseline lowers the variance; enumeration is exact.
 
 # %%
 with SelfCheck("Pyro score function") as sc:
@@ -1188,18 +1326,22 @@ with SelfCheck("Pyro score function") as sc:
              var_mc, exact_variance(0.0).double(), atol=4 * var_se.max().item(), rtol=0)
     sc.close("the left-out term has mean zero (exact: sum over z of q(z) * score(z))",
              (q_probs[:, None] * (torch.eye(3) - q_probs)).sum(0), torch.zeros(3), atol=1e-6)
+    sc.close("keeping the left-out term = the baseline b = 1, for each z",
+             torch.stack([kept_term_gradient(z) for z in range(3)]),
+             -(f_values - 1.0)[:, None] * (torch.eye(3) - q_probs), atol=1e-6, show_gap=True)
     sc.true("the baseline lowers the total variance", g_base.var(0).sum() < g_plain.var(0).sum(),
             "variance did not drop")
     sc.close("TraceEnum_ELBO returns the exact gradient", grad_enum, grad_exact, atol=1e-5, show_gap=True)
 
 # %% [markdown]
 # In this run Pyro's gradients matched the written-out estimator draw by draw (largest gap
-# $2.4\cdot10^{-7}$), and the decaying-average baseline cut the total variance from 4.72 to 1.30 (600 draws
-# each); keeping the left-out term would have raised the exact variance from 4.67 to 8.41.
-# `TraceGraph_ELBO` restricts each score term to the costs downstream of its site
-# (Rao–Blackwellization) and accepts baselines (`infer={"baseline": ...}`: a decaying average as here, or a
-# learned `nn_baseline`); when a discrete latent has few values, enumerating it (`TraceEnum_ELBO`) removes
-# the estimator's variance entirely.
+# $2.4\cdot10^{-7}$), and the decaying-average baseline cut the total variance from 4.723 to 1.302 (600
+# draws each); keeping the left-out term would have raised the exact variance from 4.674 to 8.409.
+# `TraceGraph_ELBO` restricts each score term to the costs downstream of its site (Rao–Blackwellization;
+# Schulman et al., 2015, and Pyro's tutorial above) and accepts baselines (`infer={"baseline": ...}`: a
+# decaying average as here, or a learned `nn_baseline`); when a discrete latent has few values,
+# enumerating it (`TraceEnum_ELBO`) removes the estimator's variance entirely (checked above: it
+# returned the exact gradient).
 #
 # **Takeaway.** `has_rsample` decides the estimator: for a non-reparameterizable site Pyro's gradient is
 # exactly the REINFORCE term for the sample it drew, unbiased but noisy.
@@ -1210,15 +1352,18 @@ with SelfCheck("Pyro score function") as sc:
 # - $\nabla_\phi\mathbb E_{q_\phi}[f]$ cannot be estimated by differentiating sampled costs; the
 #   dependence on $\phi$ is in the distribution.
 # - **Score function (REINFORCE):** $\mathbb E_q[f\,\nabla_\phi\log q_\phi]$. Works for any $f$ and any
-#   $q$ with a differentiable log-density, discrete included; variance grows with the magnitude of $f$.
-#   Baselines, thanks to $\mathbb E_q[\nabla\log q]=0$, remove the part due to $f$'s level.
+#   $q$ with a differentiable log-density, discrete included; its variance grows with the level of $f$
+#   (as $c^2$ for $f + c$) and its scale (as $a^2$ for $a f$), checked in §9. Baselines, thanks to
+#   $\mathbb E_q[\nabla\log q]=0$, remove the part due to $f$'s level.
 # - **Pathwise (reparameterization):** $\mathbb E_\varepsilon[\nabla_z f \cdot \partial z/\partial\phi]$.
-#   Needs differentiable $f$ and $q$; variance grows with the slope of $f$, so it can lose (fast cosine).
+#   Needs differentiable $f$ and $q$; its variance ignores $f$'s level and grows with its slope (as
+#   $\omega^2$ for $\cos(\omega z)$), so it can lose (fast cosine).
 # - Exact variances by quadrature matched Monte Carlo within standard errors; both estimators were
 #   unbiased in every test; variance fell as $1/S$ for both.
 # - In the VAE, REINFORCE's encoder-gradient variance was larger by orders of magnitude, and the VAE trained
-#   with it reached a worse ELBO in the same number of steps. This is why VAEs use the reparameterization
-#   trick, and why Pyro's discrete sites need baselines, Rao–Blackwellization or enumeration.
+#   with it reached a worse ELBO in the same number of steps (one seed). This is why VAEs use the
+#   reparameterization trick, and why Pyro's discrete sites need baselines, Rao–Blackwellization or
+#   enumeration.
 #
 # Next: unit 04 writes the VAE out in full in plain PyTorch, using the pathwise estimator throughout.
 
@@ -1230,6 +1375,10 @@ with SelfCheck("Pyro score function") as sc:
 #   stochastic systems*.
 # - D. P. Kingma & M. Welling (2014), *Auto-Encoding Variational Bayes*; D. J. Rezende, S. Mohamed &
 #   D. Wierstra (2014), *Stochastic Backpropagation and Approximate Inference in Deep Generative Models*.
+# - L. N. Trefethen & J. A. C. Weideman (2014), *The exponentially convergent trapezoidal rule*, SIAM
+#   Review 56 (why 4,001 trapezoid points integrate against a Gaussian to near machine precision).
+# - Pyro documentation, *SVI Part III: ELBO Gradient Estimators* (which sites get a pathwise and which a
+#   score-function gradient, baselines, and the downstream-cost restriction of `TraceGraph_ELBO`).
 # - S. Mohamed, M. Rosca, M. Figurnov & A. Mnih (2020), *Monte Carlo Gradient Estimation in Machine
 #   Learning*, JMLR 21 (the survey this toy study follows).
 # - A. Mnih & K. Gregor (2014), *Neural Variational Inference and Learning in Belief Networks* (learned,

@@ -90,18 +90,24 @@ unit01.check_ppca_mle(ppca_mle)
 # %% [markdown]
 # ## 3 · The posterior
 #
-# With $M = W^\top W + \sigma^2 I_d$, the posterior is $p(z \mid x) = \mathcal N\big(M^{-1} W^\top (x - \mu),\ \sigma^2 M^{-1}\big)$. Return the means for all rows of `x` as an $(N, d)$ tensor and the single $(d, d)$ covariance. Prefer `torch.linalg.solve` to forming an inverse for the mean.
+# With $M = W^\top W + \sigma^2 I_d$, the posterior given every pixel is $p(z \mid x) = \mathcal N\big(M^{-1} W^\top (x - \mu),\ \sigma^2 M^{-1}\big)$ (the lecture derives it). Here it must also work when only **some pixels are seen**: `observed` is a boolean mask of shape $(D,)$, True for the pixels seen in every row of `x` (`None`: all). Under PPCA the seen pixels $x_o$ are themselves Gaussian, $x_o = W_o z + \mu_o + \varepsilon_o$, with $W_o$, $\mu_o$ the rows of $W$, $\mu$ for those pixels. Derive the posterior $p(z \mid x_o)$ from that, then write it. Return the means for all rows of `x` as an $(N, d)$ tensor and the single $(d, d)$ covariance. Prefer `torch.linalg.solve` to forming an inverse for the mean.
 
 # %%
-def ppca_posterior(x, W, mu, sigma2):
-    """Posterior of PPCA: (z_loc (N, z_dim), z_cov (z_dim, z_dim))."""
+def ppca_posterior(x, W, mu, sigma2, observed=None):
+    """Posterior of PPCA given the pixels where ``observed`` (bool (D,), None: all) is True:
+    (z_loc (N, z_dim), z_cov (z_dim, z_dim))."""
     # BEGIN SOLUTION
+    if observed is not None:   # the seen pixels follow PPCA with the rows W_o, mu_o
+        x, W, mu = x[:, observed], W[observed], mu[observed]
     M = W.T @ W + sigma2 * torch.eye(W.shape[1], dtype=W.dtype, device=W.device)
     z_loc = torch.linalg.solve(M, W.T @ (x - mu).T).T
     z_cov = sigma2 * torch.linalg.inv(M)
     return z_loc, z_cov
     # END SOLUTION
 
+
+# %% [markdown]
+# The check compares your posterior with the conditioned joint Gaussian, given every pixel and given 4 of 6 pixels.
 
 # %% tags=["depends-on-solution", "nbval-check-output"]
 unit01.check_ppca_posterior(ppca_posterior)
@@ -115,8 +121,11 @@ unit01.check_ppca_posterior(ppca_posterior)
 data = load_mnist(subset=3000 if SMOKE else None).to(device)
 data
 
+# %% [markdown]
+# The fits below run in float64, which not every device has (Apple's MPS has none), so they use CPU copies of the images.
+
 # %%
-x_train, x_test = data.train_x.double(), data.test_x.double()
+x_train, x_test = data.train_x.cpu().double(), data.test_x.cpu().double()
 
 # %% mystnb={"image": {"alt": "Scatter of the 2-D PPCA posterior means of 2,000 test digits, coloured by digit class"}}
 if unit01.ready(pca, ppca_mle, ppca_posterior):
@@ -140,6 +149,20 @@ if unit01.ready(pca, ppca_mle, ppca_posterior):
         reconstruction_rows(x_test[:10], x_hat[:10].clamp(0, 1), ax=ax,
                             title=f"d = {z_dim}: {error:.1f} per image")
     plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# What the `observed` argument is for: seeing only the top half of each test digit (the first 14 of its 28 rows), the posterior mean of $z$ still gives a whole image, $W\,\mathbb E[z \mid x_o] + \mu$, bottom half included.
+
+# %% mystnb={"image": {"alt": "Two rows of ten test digits, the second filled in by PPCA from the top half only"}}
+if unit01.ready(pca, ppca_mle, ppca_posterior):
+    W, mu, sigma2 = ppca_mle(x_train, 50)
+    top = torch.arange(x_test.shape[1]) < 14 * 28                     # the top 14 rows are seen
+    z_loc, _ = ppca_posterior(x_test, W, mu, sigma2, observed=top)
+    x_fill = z_loc @ W.T + mu
+    error = (x_test - x_fill)[:, ~top].pow(2).sum(1).mean()
+    reconstruction_rows(x_test[:10], x_fill[:10].clamp(0, 1),
+                        title=f"d = 50, bottom half from the top half: {error:.1f} per image (bottom half)")
     plt.show()
 
 
@@ -221,7 +244,7 @@ trace = []
 if unit01.ready(pca, ppca_mle, ppca_posterior, ppca_e_step, ppca_m_step):
     W_mle, mu_em, sigma2_mle = ppca_mle(x_em, em_dim)
     generator = torch.Generator().manual_seed(0)
-    W, sigma2 = 0.1 * torch.randn(x_em.shape[1], em_dim, generator=generator, dtype=x_em.dtype).to(device), 1.0
+    W, sigma2 = 0.1 * torch.randn(x_em.shape[1], em_dim, generator=generator, dtype=x_em.dtype), 1.0
     for _ in range(iterations):
         W, sigma2 = ppca_m_step(x_em, mu_em, *ppca_e_step(x_em, W, mu_em, sigma2))
         trace.append(log_likelihood(W, sigma2))

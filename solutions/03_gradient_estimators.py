@@ -108,13 +108,17 @@ def reinforce_estimate(f, mu, sigma, eps):
     # END SOLUTION
 
 
+# %% tags=["depends-on-solution", "nbval-check-output"]
+unit03.check_reinforce(reinforce_estimate)
+
+# %% [markdown]
+# Once it passes, your estimator on the quadratic cost of the setting, averaged over the repeats,
+# next to the exact gradient:
+
 # %%
 if unit03.ready(reinforce_estimate):
     g = reinforce_estimate(quadratic, mu, sigma, eps)
     print("mean over repeats:", g.mean(0).tolist(), " exact:", exact["quadratic"].tolist())
-
-# %% tags=["depends-on-solution", "nbval-check-output"]
-unit03.check_reinforce(reinforce_estimate)
 
 
 # %% [markdown]

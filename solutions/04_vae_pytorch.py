@@ -20,10 +20,11 @@
 # **What you implement.** The three pieces of the variational autoencoder's training objective from
 # lecture 04:
 #
-# 1. `reparameterize(z_loc, z_scale, eps=None)`: a sample $z = \mu + \sigma\odot\varepsilon$ of the
-#    guide $q_\phi(z\mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ that gradients flow through;
-# 2. `gaussian_kl(z_loc, z_scale)`: $\mathrm{KL}(q_\phi(z\mid x)\,\|\,\mathcal N(0, I))$ in closed form,
-#    one value per image;
+# 1. `reparameterize(z_loc, z_log_var, eps=None)`: a sample $z = \mu + \sigma\odot\varepsilon$ of the
+#    guide $q_\phi(z\mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ that gradients flow through,
+#    with the guide given by its **log-variance** $\ell = \log\sigma^2$ (the lecture uses $\sigma$);
+# 2. `gaussian_kl(z_loc, z_log_var)`: $\mathrm{KL}(q_\phi(z\mid x)\,\|\,\mathcal N(0, I))$ in closed form,
+#    in $\ell$, one value per image;
 # 3. `negative_elbo(vae, x, eps=None)`: the loss $-\mathrm{ELBO}(x)$ in nats per image, from the
 #    encoder, your sample, the Bernoulli decoder (on logits) and your KL.
 #
@@ -85,20 +86,26 @@ data
 
 
 # %% [markdown]
-# ## 1 · The reparameterized sample
+# ## 1 · The reparameterized sample, from the log-variance
 #
-# Write $z = \mu + \sigma\odot\varepsilon$. When `eps` is given, use it (the checks pass fixed noise);
-# when it is `None`, draw $\varepsilon\sim\mathcal N(0, I)$ of the same shape as `z_loc`. `z_scale` is
-# the standard deviation $\sigma$, not the variance and not its log. Use torch operations only, so
-# that gradients reach `z_loc` and `z_scale`.
+# The lecture's encoder returns the standard deviation $\sigma$ (it outputs $\log\sigma$ and
+# exponentiates). Many VAE codes let the encoder output the **log-variance** $\ell = \log\sigma^2$
+# instead, unconstrained as well (Kingma & Welling, 2014, *Auto-Encoding Variational Bayes*, appendix C,
+# write their Gaussian encoder so). Your two first functions take that parameterisation:
+# `z_log_var` is $\ell$, so $\sigma = e^{\ell/2}$, and $\ell$ may be negative.
+#
+# Write $z = \mu + \sigma\odot\varepsilon$ with $\sigma = \exp(\ell/2)$. When `eps` is given, use it
+# (the checks pass fixed noise); when it is `None`, draw $\varepsilon\sim\mathcal N(0, I)$ of the same
+# shape as `z_loc`. Use torch operations only, so that gradients reach `z_loc` and `z_log_var`; the
+# check also asks for $\partial z/\partial\ell = \sigma\varepsilon/2$.
 
 # %%
-def reparameterize(z_loc, z_scale, eps=None):
-    """A sample z = z_loc + z_scale ⊙ eps of N(z_loc, diag z_scale²), differentiable in both."""
+def reparameterize(z_loc, z_log_var, eps=None):
+    """A sample z = z_loc + σ ⊙ eps of N(z_loc, diag σ²), σ = exp(z_log_var / 2), with gradients."""
     # BEGIN SOLUTION
     if eps is None:
         eps = torch.randn_like(z_loc)
-    return z_loc + z_scale * eps
+    return z_loc + torch.exp(0.5 * z_log_var) * eps
     # END SOLUTION
 
 
@@ -114,14 +121,17 @@ unit04.check_reparameterize(reparameterize)
 # = \frac12 \sum_{j=1}^{d} \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big),
 # $$
 #
-# where $d$ is the latent size (`z_dim`) and $\sigma_j$ a standard deviation. Return one value per
-# image: shape `(N,)` for inputs of shape `(N, z_dim)`.
+# where $d$ is the latent size (`z_dim`) and $\sigma_j$ a standard deviation. Rewrite it in the
+# log-variance $\ell_j = \log\sigma_j^2$ (what are $\sigma_j^2$ and $\log\sigma_j^2$ in $\ell_j$?) and
+# compute it from `z_log_var` directly, with no $\log$ and no square root. Return one value per image:
+# shape `(N,)` for inputs of shape `(N, z_dim)`. The check also compares your gradient in $\ell$ with
+# $\partial\,\mathrm{KL}/\partial\ell_j = (e^{\ell_j} - 1)/2$: zero where $\sigma_j = 1$, as the prior.
 
 # %%
-def gaussian_kl(z_loc, z_scale):
-    """KL(N(z_loc, z_scale²) ‖ N(0, I)) per image, summed over the latent dimension: shape (N,)."""
+def gaussian_kl(z_loc, z_log_var):
+    """KL(N(z_loc, diag exp(z_log_var)) ‖ N(0, I)) per image, summed over the latent dimension: (N,)."""
     # BEGIN SOLUTION
-    return 0.5 * (z_loc.pow(2) + z_scale.pow(2) - 1 - 2 * z_scale.log()).sum(-1)
+    return 0.5 * (z_loc.pow(2) + z_log_var.exp() - 1 - z_log_var).sum(-1)
     # END SOLUTION
 
 
@@ -141,8 +151,11 @@ unit04.check_gaussian_kl(gaussian_kl)
 # $$
 #
 # where $f = f_\theta(z)$ are the decoder's logits. `F.binary_cross_entropy_with_logits(logits, x,
-# reduction="none")` computes $-[x_i f_i - \log(1+e^{f_i})]$ per pixel. Return one value per image
-# (shape `(N,)`), in nats: sum over pixels, do not average over the batch. Use your two functions above.
+# reduction="none")` computes $-[x_i f_i - \log(1+e^{f_i})]$ per pixel, from the logits: exact even
+# where the decoder is sure of a pixel (BCE on `sigmoid(logits)` is not: the sigmoid rounds to 1, and the
+# check tries logits of ±40). Return one value per image (shape `(N,)`), in nats: sum over pixels, do not
+# average over the batch. Use your two functions above: the encoder gives $\sigma$ (`z_scale`), they
+# take $\ell = 2\log\sigma$.
 # (The check runs your `negative_elbo` with the reference `reparameterize` and `gaussian_kl` in place of
 # yours, so that a mistake in those shows in their own checks only.)
 
@@ -151,10 +164,11 @@ def negative_elbo(vae, x, eps=None):
     """−ELBO per image in nats, shape (N,), with one reparameterized sample of the guide."""
     # BEGIN SOLUTION
     z_loc, z_scale = vae.encoder(x)
-    z = reparameterize(z_loc, z_scale, eps)
+    z_log_var = 2 * z_scale.log()
+    z = reparameterize(z_loc, z_log_var, eps)
     logits = vae.decoder(z)
     log_px_z = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    return gaussian_kl(z_loc, z_scale) - log_px_z
+    return gaussian_kl(z_loc, z_log_var) - log_px_z
     # END SOLUTION
 
 
@@ -250,7 +264,8 @@ else:
 #   what $\operatorname{artanh}(1 - 2\lambda)$ becomes.
 #
 # The check compares your values with its own on logits from $-30$ to $30$ (0 and tiny ones included),
-# and asks for a finite gradient.
+# looks at the $f^2/12$ term on float64 logits near 0 (in float32 it is below rounding), and asks for a
+# finite gradient.
 
 # %%
 def cb_log_norm(logits):
@@ -270,33 +285,45 @@ unit04.check_cb_log_norm(cb_log_norm)
 # %% [markdown]
 # **5b · `cb_negative_elbo(vae, x, eps=None)`.** The $-$ELBO of grey-level images `x` (not binarized):
 # as `negative_elbo`, with each pixel's $\log p(x_i\mid z)$ now $x_i f_i - \log(1 + e^{f_i}) + \log C(f_i)$.
-# Use your `reparameterize`, `gaussian_kl` and `cb_log_norm`; return shape `(N,)`, in nats.
+# Use your `reparameterize`, `gaussian_kl` (with $\ell = 2\log\sigma$) and `cb_log_norm`; return shape
+# `(N,)`, in nats.
 
 # %%
 def cb_negative_elbo(vae, x, eps=None):
     """−ELBO per image in nats, shape (N,), of grey levels x in [0, 1] under a continuous Bernoulli."""
     # BEGIN SOLUTION
     z_loc, z_scale = vae.encoder(x)
-    logits = vae.decoder(reparameterize(z_loc, z_scale, eps))
+    z_log_var = 2 * z_scale.log()
+    logits = vae.decoder(reparameterize(z_loc, z_log_var, eps))
     log_px_z = (-F.binary_cross_entropy_with_logits(logits, x, reduction="none")
                 + cb_log_norm(logits)).sum(-1)
-    return gaussian_kl(z_loc, z_scale) - log_px_z
+    return gaussian_kl(z_loc, z_log_var) - log_px_z
     # END SOLUTION
 
 
 # %% [markdown]
-# The check compares your loss with `torch.distributions.ContinuousBernoulli`'s on fixed weights, grey
-# images and noise (with the reference versions of your three other functions in place of yours).
+# The check compares your loss with the course's reference, `unit04.reference_cb_negative_elbo`, on fixed
+# weights, grey images and noise (with the reference versions of your three other functions in place of
+# yours). That reference computes $\log C = \log\big(f/\tanh(f/2)\big)$ exactly for every logit; torch's
+# `ContinuousBernoulli` agrees with it only where $|f|$ is moderate (it clamps $\lambda$ away from 0
+# and 1), so the check also tries a decoder with logits of $\pm 40$.
 
 # %% tags=["depends-on-solution", "nbval-check-output"]
 unit04.check_cb_negative_elbo(cb_negative_elbo)
 
 # %% [markdown]
 # **5c · Train it, and compare.** `train_vae` binarizes every minibatch, so the grey-level model gets a
-# plain loop of its own: Adam, minibatches of 128, the grey levels as they are.
+# plain loop of its own: Adam, minibatches of 128, the grey levels kept inside $[\varepsilon, 1 - \varepsilon]$.
+# Why not as they are: most MNIST pixels are exactly 0, and at $x = 0$ the density
+# $\exp(-\log(1 + e^{f}) + \log C(f))$ grows without bound as $f \to -\infty$ ($\log C \approx \log|f|$),
+# so on raw MNIST the $-$ELBO is unbounded below and its value mostly says how far the logits have
+# drifted. Inside $[\varepsilon, 1 - \varepsilon]$ every pixel's log-density is bounded above, and the
+# $-$ELBO below (exercise 05, Part 5, computes that bound).
 
 # %%
 EPOCHS_CB = 1 if SMOKE else 5
+EPS = 0.01                          # grey levels kept inside [EPS, 1 − EPS]: about 2.5 grey levels of 255
+torch.manual_seed(0)                # first: the model's initial weights, then the training noise
 cb_vae = VAE(z_dim=2).to(device)
 cb_curve = None                     # set when training has run
 
@@ -306,7 +333,7 @@ def train_grey(model, x_train, epochs, lr=1e-3, seed=0):
     for _ in progress(range(epochs), desc="epochs (grey levels)"):
         total = 0.0
         for (xb,) in minibatches(x_train, batch_size=128, generator=gen):
-            loss = cb_negative_elbo(model, xb).mean()
+            loss = cb_negative_elbo(model, xb.clamp(EPS, 1 - EPS)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -316,7 +343,6 @@ def train_grey(model, x_train, epochs, lr=1e-3, seed=0):
 
 
 if unit04.ready(reparameterize, gaussian_kl, cb_log_norm, cb_negative_elbo):
-    torch.manual_seed(0)
     cb_curve = train_grey(cb_vae, data.train_x, EPOCHS_CB)
 
 
@@ -339,8 +365,8 @@ if history is None or cb_curve is None:
 else:
     display(table(["model (2-D latent)", "test data", "likelihood", "test −ELBO (nats per image)"],
                   [[f"Part 4, {EPOCHS} epochs", "binarized once (seed 0)", "Bernoulli (probability)", test],
-                   [f"Part 5, {EPOCHS_CB} epochs", "grey levels", "continuous Bernoulli (density)",
-                    cb_test_nelbo(cb_vae, data.test_x)]]))
+                   [f"Part 5, {EPOCHS_CB} epochs", f"grey levels in [{EPS}, {1 - EPS}]",
+                    "continuous Bernoulli (density)", cb_test_nelbo(cb_vae, data.test_x.clamp(EPS, 1 - EPS))]]))
 
 
 # %% [markdown]

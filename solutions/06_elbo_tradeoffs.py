@@ -19,11 +19,11 @@
 #
 # **What you implement.** Four functions, in the notation of lecture 06:
 #
-# 1. `rate_distortion(vae, x, eps=None)`: the distortion $D$ and the rate $R$ of each image, whose sum
-#    is the −ELBO;
-# 2. `active_units(z_loc, threshold=0.01)`: how many latent dimensions the encoder uses;
+# 1. `rate_distortion(vae, x, eps=None)`: the distortion $D$ of each image and its rate $R$ split over
+#    the latent dimensions, whose sum is the −ELBO;
+# 2. `active_units(vae, x, threshold=0.01)`: how many latent dimensions a model's encoder uses;
 # 3. `iwae_negative_bound(vae, x, k, eps=None)`: the importance-weighted bound $-\mathcal L_K$ as a
-#    training loss;
+#    training loss, and the normalised importance weights;
 # 4. `free_bits_rate(z_loc, z_scale, lam)`: the **free-bits** rate (Kingma et al., 2016), which the
 #    lecture does not cover: a remedy for switched-off dimensions.
 #
@@ -92,28 +92,33 @@ data
 # $$
 #
 # with $\mu, \sigma$ = `vae.encoder(x)` and one sample $\varepsilon$ (`eps`; when it is `None`, draw
-# it with `torch.randn_like`). $\log p_\theta(x\mid z)$ is the Bernoulli log-likelihood of the 784
-# pixels under the decoder's logits: `F.binary_cross_entropy_with_logits(logits, x, reduction="none")`
-# is $-\log p$ per pixel. Return `(D, R)`, one value per image each: shape `(N,)`.
+# it with `torch.randn_like`, one ε per image). $\log p_\theta(x\mid z)$ is the Bernoulli
+# log-likelihood of the 784 pixels under the decoder's logits:
+# `F.binary_cross_entropy_with_logits(logits, x, reduction="none")` is $-\log p$ per pixel (computed
+# from the logits: `sigmoid` then a BCE saturates at large logits). Unlike the lecture, keep the rate
+# **per latent dimension**, $R_{nd} = \frac12(\mu_{nd}^2 + \sigma_{nd}^2 - 1 - \log \sigma_{nd}^2)$,
+# the term of the sum above: it shows which dimensions carry information. Return `(D, R)`: $D$ of
+# shape `(N,)`, $R$ of shape `(N, z_dim)`; the rate of an image is `R.sum(-1)`.
 
 # %%
 def rate_distortion(vae, x, eps=None):
-    """(D, R) per image, each of shape (N,): D = −log p(x|z) at z = z_loc + z_scale ⊙ eps, and
-    R = KL(q(z|x) ‖ N(0, I)) in closed form."""
+    """(D (N,), R (N, z_dim)): D = −log p(x|z) at z = z_loc + z_scale ⊙ eps, and R[n, d] the KL of
+    q(z_d|x_n) from N(0, 1) in closed form (R.sum(-1) is KL(q(z|x) ‖ N(0, I)))."""
     # BEGIN SOLUTION
     z_loc, z_scale = vae.encoder(x)
     if eps is None:
         eps = torch.randn_like(z_loc)
     logits = vae.decoder(z_loc + z_scale * eps)
     distortion = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    rate = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log()).sum(-1)
+    rate = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
     return distortion, rate
     # END SOLUTION
 
 
 # %% [markdown]
 # The check runs your function on a small VAE with fixed weights, images and noise and compares
-# $D$ and $R$ with the lecture's `utils.tradeoffs.rate_distortion`; then without `eps`, and the
+# $D$ and $R$ with the lecture's `utils.tradeoffs.rate_distortion`; then twice with the same `eps`, at
+# saturated logits (±40), without `eps` on copies of one image (each should get its own ε), and the
 # gradients.
 
 # %% tags=["depends-on-solution", "nbval-check-output"]
@@ -144,7 +149,7 @@ def beta_model(beta):
     """The VAE trained on D + β R, with your rate_distortion."""
     def loss_fn(vae, x):
         distortion, rate = rate_distortion(vae, x)
-        return distortion + beta * rate
+        return distortion + beta * rate.sum(-1)
     return train(f"β = {beta:g}", loss_fn)
 
 
@@ -158,6 +163,7 @@ def scores(model):
     """Mean test D, R and D + R (the −ELBO) in nats per image, one ε per image from seed 0."""
     torch.manual_seed(0)
     distortion, rate = rate_distortion(model, x_test)
+    rate = rate.sum(-1)
     return [distortion.mean().item(), rate.mean().item(), (distortion + rate).mean().item()]
 
 
@@ -184,35 +190,40 @@ if unit06.ready(rate_distortion):
 # $$ A_d = \mathrm{Var}_x\big(\mathbb E_{q_\phi(z\mid x)}[z_d]\big) > 0.01 , $$
 #
 # where the variance is taken **over the images**, one value per dimension, and
-# $\mathbb E_{q}[z_d]$ = `z_loc[:, d]`. Return `(count, variance)`: the number of active dimensions
-# (an `int`) and $A_d$ for each dimension (shape `(z_dim,)`). Use the `threshold` argument.
+# $\mathbb E_{q}[z_d]$ is the encoder's posterior mean `z_loc[:, d]`. Unlike the lecture's version,
+# yours starts from a model and images: run the encoder on `x` (no gradients are needed), keep what
+# $A_d$ is about, and reduce. Return `(count, variance)`: the number of active dimensions (an `int`)
+# and $A_d$ for each dimension (shape `(z_dim,)`). Use the `threshold` argument.
 
 # %%
-def active_units(z_loc, threshold=0.01):
-    """(number of active dimensions, Var over the images of each column of z_loc (N, z_dim))."""
+def active_units(vae, x, threshold=0.01):
+    """(number of active dimensions, A_d (z_dim,)): the variance over the images x (N, 784) of
+    each dimension of vae's posterior mean."""
     # BEGIN SOLUTION
+    with torch.no_grad():
+        z_loc, _ = vae.encoder(x)
     variance = z_loc.var(0, unbiased=False)
     return int((variance > threshold).sum()), variance
     # END SOLUTION
 
 
 # %% [markdown]
-# The check uses 500 fixed codes whose nine dimensions have known variances (one of them constant):
-# the variances, the count at the default threshold, and the count at two other thresholds.
+# The check uses a stand-in model whose encoder gives 500 fixed posterior means, with known variances
+# over the images in its nine dimensions (one of them constant), and a posterior standard deviation
+# of 0.5: the variances, the count at the default threshold, and the count at two other thresholds.
 
 # %% tags=["depends-on-solution", "nbval-check-output"]
 unit06.check_active_units(active_units)
 
 
 # %% [markdown]
-# Each dimension's $A_d$ on the test set, sorted, for the two models of Section 1; the legend counts
+# Each dimension's $A_d$ on the test set, sorted, for the two models of Part 1; the legend counts
 # the active ones.
 
 # %% mystnb={"image": {"alt": "Active-unit variance A_d of each latent dimension, sorted, on a log scale, for the \u03b2 = 1 and \u03b2 = 4 models, with the 0.01 threshold as a dashed line."}}
-@torch.no_grad()
 def activity(model):
     """(count, A_d per dimension) of ``model`` on the test images, with your active_units."""
-    return active_units(model.encoder(x_test)[0])
+    return active_units(model, x_test)
 
 
 def plot_activity(models, title):
@@ -253,11 +264,18 @@ if unit06.ready(rate_distortion, active_units):
 # logits of shape `(K, N, 784)` (pair them with `x.expand(k, *x.shape)`); when `eps` is `None`, draw
 # it with `torch.randn(k, *z_loc.shape)` (on `z_loc`'s device). `Normal(loc, scale).log_prob(z)` gives
 # log-densities per dimension, to be summed over the last one. Never exponentiate $\log w_k$ (it is
-# about −500 nats): use `torch.logsumexp` over the samples. Return one value per image, shape `(N,)`.
+# about −500 nats): use `torch.logsumexp` over the samples.
+#
+# Return the loss, one value per image (shape `(N,)`), and, which the lecture does not write out, the
+# **normalised importance weights** $\tilde w_k = w_k / \sum_j w_j$ of each image, shape `(K, N)`
+# (again without exponentiating $\log w_k$ itself). The gradient of $\mathcal L_K$ is the
+# $\tilde w$-weighted average of the $K$ samples' gradients of $\log w_k$, so $\tilde w$ says how many
+# of the $K$ samples actually train the model.
 
 # %%
 def iwae_negative_bound(vae, x, k, eps=None):
-    """−[logsumexp_k log w_k − log K] per image, shape (N,), from K samples (eps: (K, N, z_dim))."""
+    """(−[logsumexp_k log w_k − log K] per image (N,), normalised weights w_k / Σ_j w_j (K, N)),
+    from K samples (eps: (K, N, z_dim))."""
     # BEGIN SOLUTION
     z_loc, z_scale = vae.encoder(x)
     if eps is None:
@@ -267,13 +285,14 @@ def iwae_negative_bound(vae, x, k, eps=None):
     log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand(k, *x.shape), reduction="none").sum(-1)
     log_w = (log_px_z + Normal(0.0, 1.0).log_prob(z).sum(-1)
              - Normal(z_loc, z_scale).log_prob(z).sum(-1))             # (K, N)
-    return -(torch.logsumexp(log_w, 0) - math.log(k))
+    return -(torch.logsumexp(log_w, 0) - math.log(k)), log_w.softmax(0)
     # END SOLUTION
 
 
 # %% [markdown]
 # The check compares your loss with `utils.tradeoffs.iwae_negative_bound` on fixed weights, images
-# and noise ($K = 5$), then runs it without `eps` and compares the gradients.
+# and noise ($K = 5$), and your weights with $\tilde w_k$; then at saturated logits (±40), without
+# `eps`, and compares the gradients.
 
 # %% tags=["depends-on-solution", "nbval-check-output"]
 unit06.check_iwae_negative_bound(iwae_negative_bound)
@@ -286,7 +305,7 @@ unit06.check_iwae_negative_bound(iwae_negative_bound)
 
 # %%
 def iwae_model(k):
-    return train(f"K = {k}", lambda vae, x: iwae_negative_bound(vae, x, k))
+    return train(f"K = {k}", lambda vae, x: iwae_negative_bound(vae, x, k)[0])
 
 
 @torch.no_grad()
@@ -305,6 +324,11 @@ if unit06.ready(iwae_negative_bound):
     gain = nll[1] - nll[K_TRAIN]                                       # per image
     print(f"K = {K_TRAIN} lowers −log p(x) by {gain.mean():.2f} ± {gain.std() / len(gain) ** 0.5:.2f} "
           f"nats per image (mean ± standard error over the {len(gain)} test images)")
+    with torch.no_grad():
+        torch.manual_seed(0)
+        w = iwae_negative_bound(iwae_model(K_TRAIN), x_test[:N_EVAL], K_TRAIN)[1]
+    print(f"K = {K_TRAIN} model: {(1 / w.pow(2).sum(0)).mean():.2f} of its {K_TRAIN} samples carry "
+          "weight (mean effective sample size 1 / Σ_k w̃_k² over the same images)")
 
 
 # %% [markdown]
@@ -315,13 +339,13 @@ if unit06.ready(iwae_negative_bound):
 # **Takeaway.** After the same short training the IWAE is better by both measures here, and by
 # much more in $\log p(x)$, the quantity its bound approaches, than in the −ELBO. The −ELBO need not
 # follow at all: $\mathcal L_5$ no longer asks the guide to match the posterior as closely as the ELBO
-# does, and with longer training the IWAE's −ELBO can end up *worse* (lecture 06, Section 8; Rainforth
+# does, and with longer training the IWAE's −ELBO can end up *worse* (lecture 06, §8; Rainforth
 # et al., 2018).
 
 # %% [markdown]
 # ## 4 · Free bits (not in the lecture)
 #
-# Section 2 showed the β = 4 model switching dimensions off: under a strong rate penalty the
+# Part 2 showed the β = 4 model switching dimensions off: under a strong rate penalty the
 # cheapest move for the encoder is to send some dimensions to the prior for every image, and once the
 # decoder ignores them nothing brings them back. **Free bits** (Kingma et al., 2016, *Improved
 # Variational Inference with Inverse Autoregressive Flow*, NeurIPS) grant each
@@ -339,7 +363,7 @@ if unit06.ready(iwae_negative_bound):
 # each dimension separately (not on the total), and on its *batch average* (not on each image).
 # Return one number for the batch: a 0-d tensor, in nats per image.
 #
-# Why free bits here, rather than the other common remedy, a cyclical β schedule (Section 5)? Free bits
+# Why free bits here, rather than the other common remedy, a cyclical β schedule (Part 5)? Free bits
 # change the formula itself, per dimension and per batch, which is the bookkeeping this exercise
 # practises, and their effect shows within a two-epoch run.
 
@@ -364,7 +388,7 @@ unit06.check_free_bits_rate(free_bits_rate)
 # The training loss: each image's distortion plus β times the batch's free-bits rate (the training
 # loop averages over the batch, so the rate counts once). It builds $D$ with the course's
 # `log_likelihood`, so this run needs only your `free_bits_rate`. Same β = 4, same start, same
-# minibatches as the β = 4 model of Section 1, with λ = 0.5 nats per dimension:
+# minibatches as the β = 4 model of Part 1, with λ = 0.5 nats per dimension:
 
 # %%
 def free_bits_loss(vae, x):
@@ -406,7 +430,7 @@ if unit06.ready(rate_distortion, active_units, free_bits_rate):
 # ## 5 · Going further (optional)
 #
 # - Sweep λ (0.1, 0.25, 0.5, 1) at β = 4: where does the rate settle, and how many units stay active?
-# - At β = 1 a short run leaves little to rescue (Section 2): train the β = 1 model and its free-bits
+# - At β = 1 a short run leaves little to rescue (Part 2): train the β = 1 model and its free-bits
 #   twin for 20 epochs on all 50,000 images and count the active units of each.
 # - A **cyclical β schedule** (Fu et al., 2019, *Cyclical Annealing Schedule*): repeat lecture 06's
 #   linear warm-up in cycles; compare the active units with a single warm-up.

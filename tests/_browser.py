@@ -29,11 +29,10 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 # A test JupyterLab must not touch the developer's settings and workspaces, nor save the
-# lecture it runs (autosave), nor ask the Internet for news.
+# lecture it runs (autosave). No news question, no update check: that comes from the course's
+# own settings (jupyter-config/, what `make lab` gives students), which the tests check.
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -255,3 +254,90 @@ def built_site() -> Path:
     atexit.register(shutil.rmtree, build, ignore_errors=True)
     site.build(build)
     return build
+
+
+# ---- one JupyterLab per test session (test_lab.py, test_browser.py: the lab and RISE) ----------
+
+def shared_lab(request):
+    """`make lab` (make_lab) started at the first call of the test session and stopped at its
+    end; returns (base_url, token, server_pid). Tests that start kernels shut them down
+    (shutdown_kernels); at the end every process of the server and its kernels must be gone,
+    else the session's last test errors at teardown."""
+    session = request.session
+    lab = getattr(session, "_lvm_shared_lab", None)
+    if lab is None:
+        stack = contextlib.ExitStack()
+        base, token, started = stack.enter_context(make_lab())
+        server = min(started)                       # the `make lab` process itself
+
+        def stop():
+            stack.close()
+            left = alive(started)
+            assert not left, f"JupyterLab or a kernel survived the test session: {sorted(left)}"
+
+        session.addfinalizer(stop)
+        lab = session._lvm_shared_lab = (base, token, server)
+    return lab
+
+
+def kernel_processes(server: int) -> set[int]:
+    """The living kernels (ipykernel) below the JupyterLab process `server`."""
+    found = set()
+    for pid in alive(descendants(server)):
+        with contextlib.suppress(OSError):
+            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+    return found
+
+
+def shutdown_kernels(base: str, token: str, server: int, timeout: float = 20) -> set[int]:
+    """Shut every kernel of the lab down (REST API) and wait for their processes to end; returns
+    those still alive after `timeout` seconds (none, when all is well)."""
+    with contextlib.suppress(OSError, ValueError):
+        for kernel in json.loads(_get(f"{base}/api/kernels?token={token}")):
+            request = urllib.request.Request(
+                f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+    deadline = time.monotonic() + timeout
+    while (left := kernel_processes(server)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+# ---- decks: every slide measured -------------------------------------------------------------
+
+# Visit every slide of a deck (reveal's linear order), show all its fragments, wait for MathJax
+# and the deck's courseFit, and measure how far its content reaches below its top, in canvas
+# pixels (reveal's scale taken out).
+MEASURE_SLIDES = r"""async () => {
+  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const out = [];
+  const slides = [...document.querySelectorAll(".reveal .slides section")]
+    .filter(s => !s.querySelector("section"));
+  for (const slide of slides) {
+    const i = Reveal.getIndices(slide);
+    Reveal.slide(i.h, i.v || 0);
+    while (Reveal.nextFragment()) {}
+    for (let k = 0; k < 200 && !slide.dataset.fitZoom; k++) {
+      await new Promise(r => setTimeout(r, 25));
+    }
+    await settle();
+    const top = slide.getBoundingClientRect().top;
+    let bottom = top;
+    for (const el of slide.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect();
+      if (r.height > 0 && r.width > 0) bottom = Math.max(bottom, r.bottom);
+    }
+    out.push({number: out.length + 1, h: i.h, v: i.v || 0,
+              height: Math.round((bottom - top) / Reveal.getScale()),
+              zoom: parseFloat(slide.dataset.fitZoom || "NaN"),
+              text: slide.innerText.trim().slice(0, 50).replace(/\s+/g, " ")});
+  }
+  return out;
+}"""
+
+
+def lab_url(base: str, token: str, path: str) -> str:
+    """The JupyterLab page that opens `path` in a workspace of its own: the session's JupyterLab
+    serves several tests, and each starts from an empty layout (no tab of another test)."""
+    return f"{base}/lab/workspaces/test-{secrets.token_hex(4)}/tree/{path}?token={token}"

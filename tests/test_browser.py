@@ -1,11 +1,14 @@
-"""The course in a real browser: JupyterLab runs a lecture, RISE presents one as live slides, and
-a reveal.js deck of `make slides` renders.
+"""The course in a real browser: JupyterLab runs a lecture, RISE presents one as live slides at
+projector size, and the reveal.js decks of `make slides` render, every slide within the canvas.
 
 Headless Chromium (Debian's, driven by Playwright) may reach loopback only: a request for any
-other host is aborted and fails the test. Screenshots go to test-artifacts/browser/.
+other host is aborted and fails the test. One JupyterLab (`make lab`) serves the whole test
+session (tests/_browser.py: shared_lab); the decks are built once per session (built_exports).
+Screenshots go to test-artifacts/browser/.
 Skipped, with the reason, where Chromium or Playwright is missing.
 """
 import contextlib
+import re
 import secrets
 import shutil
 import time
@@ -24,7 +27,13 @@ except ImportError:                      # the module is skipped below
 pytestmark = pytest.mark.skipif(_browser.skip_reason() is not None,
                                 reason=_browser.skip_reason() or "")
 
+from tools import slides
+
 LECTURE = "lectures/01_lvm_pca.ipynb"
+DECKS = [p.stem for p in slides.lectures()]
+PROJECTOR = {"width": 1440, "height": 900}   # the window the issue measured RISE in
+RISE_MIN_BODY_PX = 24                        # body text of a live slide, rendered
+NEWS_QUESTION = "official Jupyter news"
 RISE_SHORTCUT = "Alt+r"  # jupyterlab-rise's "Render as Reveal Slideshow" (also a toolbar button)
 DECK = "slides/01_lvm_pca.slides.html"
 RUN_CODE_CELLS = 2      # run the lecture's first code cells (that save no file) up to the 2nd with output
@@ -49,14 +58,28 @@ MATH_AND_IMAGES = """(currentSlide) => {
 
 
 @pytest.fixture(scope="module")
-def processes():
-    """Checks, after the module, that every process its tests started has ended."""
+def processes(request):
+    """Checks, after the module, that every process its tests started has ended (but the
+    session's JupyterLab, which tests/_browser.py stops, and checks, at the end)."""
     before = _browser.descendants()
     yield
+    lab = getattr(request.session, "_lvm_shared_lab", None)
+
+    def left():
+        server = {lab[2]} | _browser.descendants(lab[2]) if lab else set()
+        return _browser.alive(_browser.descendants() - before - server)
     deadline = time.monotonic() + 15
-    while (left := _browser.descendants() - before) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _browser.alive(left), f"processes left running: {sorted(left)}"
+    assert not left(), f"processes left running: {sorted(left())}"
+
+
+@pytest.fixture
+def lab(request, processes):
+    """The session's JupyterLab; the kernels a test started are shut down after it."""
+    base, token, server = _browser.shared_lab(request)
+    yield base, token, server
+    assert not _browser.shutdown_kernels(base, token, server), "a kernel survived its shutdown"
 
 
 @pytest.fixture(scope="module")
@@ -102,56 +125,63 @@ def _wait_for_mathjax(page):
     page.wait_for_function("() => window.__mathjaxDone === true", timeout=30_000)
 
 
-def test_jupyterlab_opens_and_runs_a_lecture(browser, processes):
+def _news_question_shown(page) -> bool:
+    return page.locator(".Toastify__toast", has_text=NEWS_QUESTION).count() > 0
+
+
+def test_jupyterlab_opens_and_runs_a_lecture(browser, lab):
     context, remote = browser
     remote.clear()
-    with _browser.make_lab() as (base, token, started):
-        page = context.new_page()
-        page.goto(f"{base}/lab/tree/{LECTURE}?token={token}")
-        # rendered: the committed outputs and typeset Markdown are there, the kernel is idle
-        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output",
-                               timeout=60_000)
-        page.wait_for_selector(".jp-RenderedMarkdown mjx-container", timeout=30_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=60_000)
-        page.screenshot(path=ARTIFACTS / "jupyterlab_opened.png")
+    base, token, server = lab
+    page = context.new_page()
+    page.goto(_browser.lab_url(base, token, LECTURE))
+    # rendered: the committed outputs and typeset Markdown are there, the kernel is idle
+    page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output",
+                           timeout=60_000)
+    page.wait_for_selector(".jp-RenderedMarkdown mjx-container", timeout=30_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=60_000)
+    # a fresh JupyterLab as `make lab` starts it asks no question about news
+    page.wait_for_timeout(2000)
+    assert not _news_question_shown(page), "JupyterLab asks about Jupyter news"
+    page.screenshot(path=ARTIFACTS / "jupyterlab_opened.png")
 
-        # clear every output (not saved: the test's settings turn autosave off), then run the
-        # first code cells as a student does: click into the cell, Ctrl+Enter
-        page.get_by_role("menuitem", name="Edit").click()
-        page.get_by_role("menuitem", name="Clear Outputs of All Cells").click()
-        assert page.locator(".jp-CodeCell .jp-OutputArea-output").count() == 0
-        cells = page.locator(".jp-Notebook .jp-CodeCell")
-        chosen, committed_figures = _cells_to_run(RUN_CODE_CELLS)
-        for k in chosen:
-            cells.nth(k).locator(".jp-InputArea-editor").click()
-            page.keyboard.press("Control+Enter")
-            page.wait_for_timeout(150)
-        last = cells.nth(chosen[-1])
-        last.locator(".jp-InputPrompt", has_text=f"[{len(chosen)}]").wait_for(timeout=90_000)
-        last.locator(".jp-OutputArea-output").first.wait_for(timeout=30_000)
+    # clear every output (not saved: the test's settings turn autosave off), then run the
+    # first code cells as a student does: click into the cell, Ctrl+Enter
+    page.get_by_role("menuitem", name="Edit").click()
+    page.get_by_role("menuitem", name="Clear Outputs of All Cells").click()
+    assert page.locator(".jp-CodeCell .jp-OutputArea-output").count() == 0
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    chosen, committed_figures = _cells_to_run(RUN_CODE_CELLS)
+    for k in chosen:
+        cells.nth(k).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")
+        page.wait_for_timeout(150)
+    last = cells.nth(chosen[-1])
+    last.locator(".jp-InputPrompt", has_text=f"[{len(chosen)}]").wait_for(timeout=90_000)
+    last.locator(".jp-OutputArea-output").first.wait_for(timeout=30_000)
 
-        prompts = [cells.nth(k).locator(".jp-InputPrompt").inner_text() for k in chosen]
-        assert prompts == [f"[{i}]:" for i in range(1, len(chosen) + 1)], prompts
-        setup_output = cells.first.locator(".jp-OutputArea").inner_text()
-        assert "smoke mode" in setup_output, setup_output
-        ran = page.locator(".jp-CodeCell .jp-OutputArea").evaluate_all(
-            "areas => areas.map(a => a.innerText).join('\\n')")
-        assert "Traceback" not in ran, ran
-        count_figures = """() => [...document.querySelectorAll(
-            ".jp-CodeCell .jp-OutputArea-output img")].filter(
-            i => i.complete && i.naturalWidth > 0).length"""
-        with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_function(f"() => ({count_figures})() >= {committed_figures}",
-                                   timeout=10_000)
-        figures = page.evaluate(count_figures)
-        assert figures == committed_figures, f"{figures} figures, {committed_figures} committed"
-        assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
-        assert page.locator(".Toastify__toast--error").count() == 0
-        last.scroll_into_view_if_needed()
-        page.screenshot(path=ARTIFACTS / "jupyterlab_ran.png")
-        page.close()
-    assert not _browser.alive(started), "JupyterLab or its kernel survived the test"
+    prompts = [cells.nth(k).locator(".jp-InputPrompt").inner_text() for k in chosen]
+    assert prompts == [f"[{i}]:" for i in range(1, len(chosen) + 1)], prompts
+    setup_output = cells.first.locator(".jp-OutputArea").inner_text()
+    assert "smoke mode" in setup_output, setup_output
+    ran = page.locator(".jp-CodeCell .jp-OutputArea").evaluate_all(
+        "areas => areas.map(a => a.innerText).join('\\n')")
+    assert "Traceback" not in ran, ran
+    count_figures = """() => [...document.querySelectorAll(
+        ".jp-CodeCell .jp-OutputArea-output img")].filter(
+        i => i.complete && i.naturalWidth > 0).length"""
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"() => ({count_figures})() >= {committed_figures}",
+                               timeout=10_000)
+    figures = page.evaluate(count_figures)
+    assert figures == committed_figures, f"{figures} figures, {committed_figures} committed"
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
+    assert page.locator(".Toastify__toast--error").count() == 0
+    last.scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "jupyterlab_ran.png")
+    page.close()
+    assert not _browser.shutdown_kernels(base, token, server), "the lecture's kernel survived"
     assert not remote, f"JupyterLab asked the network for {remote}"
 
 
@@ -182,33 +212,102 @@ def test_slide_deck_loads_reveal_typesets_math_and_shows_figures(page, site):
     page.screenshot(path=ARTIFACTS / "slides_math_and_figure.png")
 
 
+@pytest.mark.parametrize("deck", DECKS)
+def test_every_slide_of_a_deck_fits_the_canvas(page, site, deck):
+    """Every slide (fragments shown, math typeset) ends above the canvas' bottom (720 px), zoomed
+    out by the deck's courseFit no further than slides.FIT_MIN_ZOOM."""
+    page.goto(f"{site}/slides/{deck}.slides.html")
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=20_000)
+    _wait_for_mathjax(page)
+    measured = page.evaluate(_browser.MEASURE_SLIDES)
+    assert len(measured) == page.evaluate("Reveal.getTotalSlides()")
+    height = slides.SLIDE_SIZE[1]
+    over = [s for s in measured if s["height"] > height]
+    shrunk = [s for s in measured if s["zoom"] < 1]
+    print(f"{deck}: {len(measured)} slides, tallest {max(s['height'] for s in measured)} px, "
+          f"{len(over)} over {height} px, {len(shrunk)} zoomed out (smallest zoom "
+          f"{min([s['zoom'] for s in measured]):.2f})")
+    assert not over, f"slides taller than the {height}-px canvas: {over}"
+    assert all(s["zoom"] >= slides.FIT_MIN_ZOOM - 1e-3 for s in measured), measured
+
+
+def test_right_arrow_visits_every_slide_and_the_number_clears_the_arrows(page, site):
+    """-> alone walks through every slide of a deck (sub-slides too), in the order of the
+    lecture; the slide number overlaps neither the arrows nor the links."""
+    page.goto(f"{site}/slides/04_vae_pytorch.slides.html")
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=20_000)
+    total = page.evaluate("Reveal.getTotalSlides()")
+    assert page.evaluate("Reveal.getVerticalSlides().length") > 0   # the case that mattered
+    seen = set()
+    for _ in range(total * 4):                                      # fragments take presses too
+        seen.add(page.evaluate("JSON.stringify(Reveal.getIndices())"))
+        if page.evaluate("Reveal.isLastSlide() && !Reveal.availableFragments().next"):
+            break
+        page.keyboard.press("ArrowRight")
+    slides_seen = {tuple(json_indices(i)[:2]) for i in seen}
+    assert len(slides_seen) == total, f"-> visited {len(slides_seen)} of {total} slides"
+    boxes = page.evaluate("""() => Object.fromEntries(
+      [["number", ".reveal .slide-number"], ["nav", ".course-nav"],
+       ...[...document.querySelectorAll(".reveal .controls button")].map(
+         (b, k) => ["arrow" + k, b])].map(([name, el]) => {
+        const node = typeof el === "string" ? document.querySelector(el) : el;
+        const r = node.getBoundingClientRect();
+        return [name, [r.left, r.top, r.right, r.bottom]]; }))""")
+    number = boxes.pop("number")
+    assert number[2] > number[0], "no slide number"
+    for name, box in boxes.items():
+        overlap = (min(number[2], box[2]) > max(number[0], box[0])
+                   and min(number[3], box[3]) > max(number[1], box[1]))
+        assert not overlap, (name, box, number)
+
+
+def json_indices(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"-?\d+", text)]
+
+
 @contextlib.contextmanager
 def _presentable_copy(lecture: str):
-    """A copy of `lecture` as committed (its .ipynb carries the slide rule as `slideshow`
-    metadata, see tests/test_slides.py) with the folder's `rise.css`, in a fresh folder of build/
-    below the server's root. RISE saves the notebook before it shows it: the lecture itself is
-    never opened, so never saved (and the copy's paired .md/.py go with the folder)."""
+    """A copy of `lecture` with the slide rule as its `slideshow` metadata (`--apply-metadata
+    --output`, which also writes the NN_topic.css RISE asks for) and the folder's `rise.css`, in
+    a fresh folder of build/ below the server's root. RISE saves the notebook before it shows
+    it: the lecture itself is never opened, so never saved."""
     folder = ROOT / "build" / f"rise-test-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
     try:
         copy = folder / (ROOT / lecture).name
-        shutil.copy2(ROOT / lecture, copy)
+        slides.apply_metadata(ROOT / lecture, copy)
         shutil.copy2((ROOT / lecture).parent / "rise.css", folder / "rise.css")
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_rise_shows_a_lecture_as_live_slides_with_typeset_math(browser, processes):
+# the rendered size of text: its computed size times the zoom and transforms above it
+RENDERED_PX = """(el) => {
+  const box = document.createElement("span");
+  box.style.cssText = "display:inline-block;width:100px;height:0;";
+  el.appendChild(box);
+  const scale = box.getBoundingClientRect().width / 100;
+  box.remove();
+  return parseFloat(getComputedStyle(el).fontSize) * scale; }"""
+
+
+def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
     context, remote = browser
     remote.clear()
+    base, token, server = lab
     nb = nbformat.read(ROOT / LECTURE, as_version=4)
     sections = sum(c.cell_type == "markdown" and c.source.lstrip().startswith("## ")
                    for c in nb.cells)
-    with _presentable_copy(LECTURE) as copy, _browser.make_lab() as (base, token, started):
+    with _presentable_copy(LECTURE) as copy:
         path = copy.relative_to(ROOT).as_posix()
         page = context.new_page()
-        page.goto(f"{base}/lab/tree/{path}?token={token}")
+        page.set_viewport_size(PROJECTOR)
+        console, failed = [], []
+        page.on("console", lambda m: console.append((m.type, m.text, m.location.get("url", ""))))
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400
+                else None)
+        page.goto(_browser.lab_url(base, token, path))
         page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output",
                                timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -231,13 +330,31 @@ def test_rise_shows_a_lecture_as_live_slides_with_typeset_math(browser, processe
                                     timeout=30_000)
         assert slideshow.locator("section.present mjx-container [data-mjx-error]").count() == 0
         # the title as written: lectures/rise.css undoes the theme's capitals
-        assert "Latent variable models and PCA" in slideshow.locator(
-            ".reveal .slides > section.present").first.inner_text()
+        title = slideshow.locator(".reveal .slides > section.present").first
+        assert "Latent variable models and PCA" in title.inner_text()
         # for the screenshot, the slideshow alone: close the notebook's tab (saved: no question)
         page.locator("#jp-main-dock-panel .lm-TabBar-tab").first.locator(
             ".lm-TabBar-tabCloseIcon").click()
         page.wait_for_timeout(1500)                             # reveal fits the new size
+        # projector-sized: body text and title measured as rendered (lectures/rise.css)
+        body = slideshow.locator(".reveal section.present .jp-RenderedMarkdown p").first
+        heading = slideshow.locator(".reveal section.present .jp-RenderedMarkdown h1").first
+        body_px, title_px = body.evaluate(RENDERED_PX), heading.evaluate(RENDERED_PX)
+        print(f"RISE at {PROJECTOR['width']}x{PROJECTOR['height']}: body {body_px:.1f} px, "
+              f"title {title_px:.1f} px")
+        assert body_px >= RISE_MIN_BODY_PX and title_px > body_px, (body_px, title_px)
+        # no cell-selection bar, no selected-cell highlight on a slide
+        bars = slideshow.evaluate("""() => [...document.querySelectorAll(
+          ".reveal .jp-Collapser, .reveal .jp-Collapser-child")].filter(e => {
+            const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length""")
+        assert bars == 0, f"{bars} cell-selection bars on the slides"
+        assert not _news_question_shown(page), "JupyterLab asks about Jupyter news"
         panel.screenshot(path=ARTIFACTS / "rise_slide.png")
         page.close()
-    assert not _browser.alive(started), "JupyterLab or its kernel survived the test"
+    errors = [m for m in console if m[0] == "error"]
+    print(f"RISE console: {len(errors)} errors: "
+          f"{sorted({re.sub(r'[0-9]+', 'N', m[1])[:80] for m in errors})}")
+    ours = [m for m in errors if "/files/" in m[1] + m[2]] + [
+        f for f in failed if "/files/" in f[1]]
+    assert not ours, f"console errors about the course's own files: {ours}"
     assert not remote, f"RISE asked the network for {remote}"

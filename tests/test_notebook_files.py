@@ -70,7 +70,10 @@ def test_notebook_metadata_pairs_the_three_forms(path):
 def test_notebook_opens_in_jupyterlab_when_newer_than_its_twins(path, tmp_path):
     """After a `git pull` that changes only outputs, the .ipynb is newer than its text twins;
     Jupytext then opens it only if all three hold the same notebook, headers included."""
-    from jupytext.sync_contentsmanager import TextFileContentsManager
+    try:
+        from jupytext.sync_contentsmanager import TextFileContentsManager   # jupytext >= 1.17
+    except ImportError:
+        from jupytext.contentsmanager import TextFileContentsManager        # jupytext 1.16
 
     folder = tmp_path / path.parent.name
     folder.mkdir()

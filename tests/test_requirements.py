@@ -102,7 +102,7 @@ def _pins(path: Path, operator: str) -> dict[str, str]:
         line = line.split("#")[0].strip()
         if operator in line:
             name, version = line.split(operator)
-            pins[name.strip().lower()] = version.strip()
+            pins[name.strip().lower()] = version.split(",")[0].strip()
     return pins
 
 

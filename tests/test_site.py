@@ -64,6 +64,8 @@ def test_the_landing_page_links_every_unit_page_in_order(html):
 
 
 def test_every_unit_page_links_its_lecture_exercise_solution_and_deck(build, html):
+    """`make html` builds the decks too (tools.slides), so every unit page links its deck, which
+    is there; no page tells the reader how to build or serve anything."""
     for stem in STEMS:
         unit = read(html / "units" / f"{stem}.html")
         for folder in site.FOLDERS:
@@ -72,6 +74,28 @@ def test_every_unit_page_links_its_lecture_exercise_solution_and_deck(build, htm
         assert deck, f"unit {stem} does not link its deck"
         assert (html / "units" / deck.group(1)).resolve() == \
             (build / "slides" / f"{stem}.slides.html").resolve()
+        assert (build / "slides" / f"{stem}.slides.html").is_file()
+        article = unit[unit.index("<article"):unit.index("</article>")]
+        for instruction in ("make slides", "make serve", "make html", "build/"):
+            assert instruction not in article, (stem, instruction)
+
+
+def test_a_unit_page_links_a_deck_only_when_it_was_built():
+    page = site.unit_page("01_x", ["lectures", "exercises"], "01 · X", deck=False)
+    assert "slides" not in page.lower()
+    assert "01_x.slides.html" in site.unit_page("01_x", ["lectures"], "01 · X", deck=True)
+
+
+def test_the_landing_page_says_where_to_start_and_how_to_set_up(html):
+    index = read(html / "index.html")
+    article = index[index.index("<article"):index.index("</article>")]
+    start = article[article.index('id="start-here"'):]
+    first = STEMS[0]
+    for href in (f"units/{first}.html", f"lectures/{first}.html", f"exercises/{first}.html"):
+        assert has(start, f'href="{href}'), href
+    setup = re.sub(r"<[^>]+>", "", article[article.index('id="set-up'):])
+    for words in ("make lab", "README.md", "On Windows", "requirements.txt"):
+        assert has(setup, words), words
 
 
 def test_the_sidebar_lists_every_unit_and_notebook(html):
@@ -123,14 +147,22 @@ def test_exercise_and_solution_pages_say_which_is_which(html):
 
 
 def test_notebook_pages_offer_their_three_forms_for_download(html):
+    """Each download is saved under a name that says its kind (the lecture, exercise and solution
+    of a unit share a file name): no two downloads of the site are saved under one name."""
+    names = {}
+    kinds = {"lectures": "lecture", "exercises": "exercise", "solutions": "solution"}
     for folder, paths in NOTEBOOKS.items():
         for path in paths:
             page = read(html / folder / f"{path.stem}.html")
             for ext in (".ipynb", ".md", ".py"):
-                assert has(page, f'href="{path.stem}{ext}" download'), (path, ext)
+                name = f"{path.stem}_{kinds[folder]}{ext}"
+                assert has(page, f'href="{path.stem}{ext}" download="{name}"'), (path, ext)
+                assert name not in names, (name, names.get(name), path)
+                names[name] = path
                 served = html / folder / f"{path.stem}{ext}"
                 assert served.is_file(), f"{served} is missing (is {path.with_suffix(ext)} there?)"
                 assert filecmp.cmp(served, path.with_suffix(ext), shallow=False), served
+    assert len(names) == 3 * sum(len(paths) for paths in NOTEBOOKS.values())
 
 
 def test_no_page_or_style_sheet_loads_anything_from_the_network(html):
@@ -154,11 +186,13 @@ def test_math_is_typeset_by_the_mathjax_copied_into_the_build(html):
 
 
 def test_local_links_and_images_point_to_files_that_exist(build, html):
+    checked = 0
     for page in pages(html):
         for ref in LOCAL_REF.findall(read(page)):
-            if not ref or (page.parent / ref).resolve().is_relative_to(build / "slides"):
-                continue                                     # decks come from `make slides`
-            assert (page.parent / ref).exists(), f"{page.relative_to(html)}: {ref} is missing"
+            if ref:
+                assert (page.parent / ref).exists(), f"{page.relative_to(html)}: {ref} is missing"
+                checked += 1
+    assert checked > 100
 
 
 def test_no_widget_view_or_widget_manager_reaches_the_pages(html):
@@ -217,6 +251,62 @@ def test_a_code_cells_mystnb_image_alt_metadata_becomes_its_figures_alt_text(tmp
     nb.cells = [nbformat.v4.new_markdown_cell("# 01 · A unit\n\nText."), figure]
     (tmp_path / "root" / "lectures").mkdir(parents=True)
     nbformat.write(nb, tmp_path / "root" / "lectures" / "01_unit.ipynb")
-    out = site.build(tmp_path / "build", root=tmp_path / "root")
+    out = site.build(tmp_path / "build", root=tmp_path / "root", slides=False)
     images = IMG.findall(read(out / "lectures" / "01_unit.html"))
     assert len(images) == 1 and 'alt="Ten digits in a row"' in images[0], images
+    unit = read(out / "units" / "01_unit.html")          # no deck was built: none is linked
+    assert "slides" not in unit[unit.index("<article"):unit.index("</article>")]
+
+
+def test_exercise_and_solution_titles_take_one_form(html):
+    """"Exercise 01 · Topic" and "04 · Exercise: topic" both become "01 · Exercise: Topic"."""
+    assert site.page_title("# Exercise 01 · PCA and probabilistic PCA", "exercises") == \
+        "# 01 · Exercise: PCA and probabilistic PCA"
+    assert site.page_title("# 04 · Exercise: the VAE loss, written by hand", "solutions") == \
+        "# 04 · Solution: The VAE loss, written by hand"
+    assert site.page_title("# 04 · The VAE", "lectures") == "# 04 · The VAE"
+    for folder, kind in (("exercises", "Exercise"), ("solutions", "Solution")):
+        for path in NOTEBOOKS[folder]:
+            page = read(html / folder / f"{path.stem}.html")
+            heading = re.search(r"<h1>(.*?)<a class=\"headerlink\"", page).group(1)
+            assert re.fullmatch(rf"{path.stem[:2]} · {kind}: [A-Z].+", heading), heading
+            assert page.split("<title>")[1].startswith(heading), page.split("<title>")[1][:80]
+
+
+def test_no_page_says_author_name_not_set_or_carries_a_second_menu_bar(html):
+    """The theme's header bar (a second search box and hidden copies of the ☰ and contents
+    buttons, to which the theme bound the sidebars) is gone; the theme mode has a default."""
+    for page in pages(html):
+        text = read(page)
+        assert not has(text, "Author name not set"), page
+        header = re.search(r'<header id="pst-header"[^>]*>(.*?)</header>', text, re.S)
+        assert header is None or not header.group(1).strip(), page
+        assert text.count("primary-toggle") == 1, page
+        assert text.count('class="btn search-button-field') == 1, page
+        assert has(text, 'localStorage.getItem("mode") || "auto"'), page
+        assert re.search(r'<link rel="icon" href="(\.\./)*_static/favicon\.svg"', text), page
+    assert (html / "_static" / "favicon.svg").is_file()
+    assert (html.parent / "favicon.ico").is_file()
+
+
+@pytest.mark.xfail(strict=True, reason="lecture 04's cell that draws the prior samples and then the "
+                   "reconstructions gives both one alt text (its mystnb.image.alt): split the cell "
+                   "in two, each with its own alt (issue 23); then remove this mark")
+def test_no_two_figures_of_a_page_share_an_alt_text(html):
+    """An alt text describes its figure: a cell that draws two figures gives each its own (a
+    cell's `mystnb.image.alt` goes to every figure of the cell: split such a cell in two)."""
+    shared = {}
+    for page in pages(html):
+        alts = [re.search(r'\balt="([^"]*)"', img).group(1) for img in IMG.findall(read(page))]
+        twice = {alt[:60] for alt in alts if alts.count(alt) > 1}
+        if twice:
+            shared[str(page.relative_to(html))] = sorted(twice)
+    assert not shared, shared
+
+
+def test_figures_carry_their_width_for_narrow_screens(html):
+    """The build gives each figure its natural width (--course-img-w), which course.css uses to
+    keep a figure readable on a phone."""
+    page = read(html / "lectures" / f"{STEMS[0]}.html")
+    sized = re.findall(r'<img style="--course-img-w: (\d+)px"', page)
+    assert sized and len(sized) == len(IMG.findall(page)), (len(sized), len(IMG.findall(page)))

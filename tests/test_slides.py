@@ -26,17 +26,12 @@ def _without_slide_metadata(nb):
 
 
 @pytest.fixture(scope="module")
-def decks(tmp_path_factory) -> Path:
-    """The decks of the lectures as they will be: their `slideshow` metadata stripped (in copies)."""
-    tmp = tmp_path_factory.mktemp("slides")
-    (tmp / "lectures").mkdir()
-    copies = []
-    for path in LECTURES:
-        nb = _without_slide_metadata(nbformat.read(path, as_version=4))
-        nbformat.write(nb, tmp / "lectures" / path.name)
-        copies.append(tmp / "lectures" / path.name)
-    slides.build(tmp / "build", copies)
-    return tmp / "build" / "slides"
+def decks() -> Path:
+    """The decks of the lectures, built once per test session (tests/_browser.py, shared with
+    the browser tests). The rule ignores the lectures' `slideshow` metadata (tested below)."""
+    import _browser
+
+    return _browser.built_exports() / "slides"
 
 
 class _Sections(html.parser.HTMLParser):
@@ -276,7 +271,8 @@ def test_strip_metadata_refuses_a_twin_jupytext_would_rewrite(tmp_path):
 
 
 def test_widgets_become_static_html_from_their_saved_state(tmp_path):
-    """A tqdm bar shows its last state; a widget without saved state keeps its text form."""
+    """A tqdm bar shows its last state; interact's sliders are left out and its figure (the Output
+    widget's last outputs) shown; a widget without saved state keeps its text form."""
     def model(name, **state):
         return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
 
@@ -285,10 +281,13 @@ def test_widgets_become_static_html_from_their_saved_state(tmp_path):
              "p": model("FloatProgressModel", value=12.0, max=12.0),
              "r": model("HTMLModel", value=" 12/12 [00:10&lt;00:00]"),
              "out": model("OutputModel", outputs=[{"output_type": "stream", "name": "stdout",
-                                                   "text": "shown by interact"}])}
+                                                   "text": "shown by interact"}]),
+             "interact": model("VBoxModel", children=["IPY_MODEL_z1", "IPY_MODEL_out"]),
+             "z1": model("FloatSliderModel", description="z1", value=0.0)}
     nb = nbformat.v4.new_notebook(metadata={"widgets": {
         "application/vnd.jupyter.widget-state+json": {"state": state}}})
-    views = [("bar", "  0%|          | 0/12"), ("out", "Output()"), ("gone", "HBox(...)")]
+    views = [("bar", "  0%|          | 0/12"), ("interact", "interactive(...)"),
+             ("gone", "HBox(...)")]
     nb.cells.append(nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("display_data", data={
             slides.WIDGET_VIEW: {"model_id": model_id}, "text/plain": text})
@@ -299,7 +298,7 @@ def test_widgets_become_static_html_from_their_saved_state(tmp_path):
     bar, shown, gone = read.cells[0].outputs
     assert '<progress value="12.0" max="12.0"' in bar.data["text/html"]
     assert "epochs: 100%" in bar.data["text/html"] and "12/12" in bar.data["text/html"]
-    assert shown.output_type == "stream" and shown.text == "shown by interact"
+    assert shown.output_type == "stream" and shown.text == "shown by interact"   # no slider
     assert dict(gone.data) == {"text/plain": "HBox(...)"}
 
 
@@ -320,3 +319,63 @@ def test_a_lecture_text_twin_carries_no_slideshow_metadata(path):
     for twin in (path.with_suffix(".md"), path.with_suffix(".py")):
         cells = jupytext.read(twin).cells
         assert not [i for i, cell in enumerate(cells) if "slideshow" in cell.metadata], twin.name
+
+
+# ---- what a deck shows: cells too tall for a slide are split (a deck only, not RISE) ---------
+def test_a_markdown_cell_taller_than_a_slide_is_split_at_its_paragraphs():
+    paragraphs = [f"Paragraph {k}: " + "words " * 120 for k in range(8)]
+    cells = [md("## 1 · A section"), md("\n\n".join(paragraphs))]
+    assert slides.markdown_height(cells[1].source) > slides.BUDGET
+    shown = slides.deck_cells(cells)
+    assert len(shown) > 2
+    assert "\n\n".join(c.source for c in shown[1:]) == cells[1].source
+    assert all(slides.markdown_height(c.source) <= slides.BUDGET for c in shown[1:])
+    assert slides.slide_types(shown)[2:] == ["subslide"] * (len(shown) - 2)
+
+
+def test_a_code_cell_taller_than_a_slide_shows_its_outputs_on_a_subslide_of_their_own():
+    check = code("with SelfCheck('x') as sc:\n" + "    sc.true('x', True)\n" * 10, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="\u2713 a check\n" * 25)])
+    cells = [md("## 1 · A section"), md("Prose."), check]
+    assert slides.code_height(check) > slides.BUDGET
+    shown = slides.deck_cells(cells)
+    assert [c.cell_type for c in shown] == ["markdown", "markdown", "code", "code"]
+    assert shown[2].source == check.source and shown[2].outputs == []
+    assert shown[3].outputs == check.outputs and shown[3].metadata["transient"] == {
+        "remove_source": True}
+    assert slides.slide_types(shown)[2:] == ["fragment", "subslide"]
+    assert check.outputs and "transient" not in check.metadata    # the lecture is untouched
+
+
+def test_text_outputs_count_every_line_in_the_height():
+    short = code("print(x)", outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                             text="line\n" * 5)])
+    long = code("print(x)", outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                            text="line\n" * 30)])
+    assert slides.code_height(long) - slides.code_height(short) == 25 * slides.CODE_LINE
+
+
+def test_apply_metadata_writes_the_css_file_rise_asks_for_and_keeps_an_edited_one(tmp_path):
+    source = tmp_path / "lecture.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=_lecture_cells()), source)
+    slides.apply_metadata(source, tmp_path / "present" / "lecture.ipynb")
+    css = tmp_path / "present" / "lecture.css"
+    assert css.read_text(encoding="utf-8").startswith("/*")
+    css.write_text(".reveal h2 { color: teal; }\n", encoding="utf-8")
+    slides.apply_metadata(source, tmp_path / "present" / "lecture.ipynb")
+    assert css.read_text(encoding="utf-8") == ".reveal h2 { color: teal; }\n"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_a_lecture_has_the_css_file_rise_asks_for(path):
+    """RISE loads NN_topic.css beside the notebook; a missing one is an error in the console."""
+    css = path.with_suffix(".css")
+    assert css.is_file(), f"run `python -m tools.slides --apply-metadata {path.relative_to(ROOT)}`"
+    assert slides.remote_resource(css.read_text(encoding="utf-8")) is None
+
+
+def test_decks_navigate_linearly_and_leave_no_slider_behind(decks):
+    for path in LECTURES:
+        text = (decks / f"{path.stem}.slides.html").read_text(encoding="utf-8")
+        assert 'navigationMode: "linear"' in text
+        assert "jupyter-widgets" not in text and 'type="range"' not in text

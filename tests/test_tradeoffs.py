@@ -1,12 +1,15 @@
 """utils.tradeoffs, unit 06's reusable copy: rate and distortion, the β-weighted loss, KL warm-up,
 the importance-weighted training loss and active units."""
+import math
+
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from utils.tradeoffs import (KLWarmup, active_units, beta_negative_elbo, iwae_negative_bound,
-                             posterior_means, rate_distortion)
-from utils.vae import VAE, log_likelihood, negative_elbo
+from utils.tradeoffs import (KLWarmup, active_units, beta_negative_elbo, information_terms,
+                             iwae_negative_bound, median_ratio, posterior_means, rate_distortion,
+                             seconds_per_step)
+from utils.vae import VAE, gaussian_kl, log_likelihood, negative_elbo
 
 N, Z_DIM = 16, 3
 
@@ -147,3 +150,84 @@ def test_noise_of_the_wrong_shape_is_refused_naming_eps(vae, x):
         rate_distortion(vae, x, torch.zeros(4, Z_DIM))
     with pytest.raises(ValueError, match=r"eps must have shape \(3, 16, 3\)"):
         iwae_negative_bound(vae, x, 3, torch.zeros(5, N, Z_DIM))
+
+
+def _posteriors(n=40, z_dim=3, seed=0, spread=1.0):
+    gen = torch.Generator().manual_seed(seed)
+    z_loc = spread * torch.randn(n, z_dim, generator=gen, dtype=torch.float64)
+    z_scale = 0.2 + torch.rand(n, z_dim, generator=gen, dtype=torch.float64)
+    z = z_loc + z_scale * torch.randn(n, z_dim, generator=gen, dtype=torch.float64)
+    return z_loc, z_scale, z
+
+
+def test_information_terms_match_a_direct_computation_over_all_posteriors():
+    z_loc, z_scale, z = _posteriors()
+    m = 25                                                          # codes of the first 25 images
+    log_q = Normal(z_loc, z_scale).log_prob(z[:m, None, :]).sum(-1)  # (M, N)
+    log_q_aggregate = torch.logsumexp(log_q, 1) - math.log(len(z_loc))
+    info, kl = information_terms(z_loc, z_scale, z[:m], chunk=7)
+    torch.testing.assert_close(info, log_q.diagonal() - log_q_aggregate)
+    torch.testing.assert_close(kl, log_q_aggregate - Normal(0.0, 1.0).log_prob(z[:m]).sum(-1))
+
+
+def test_information_and_aggregate_kl_add_up_to_the_rate_on_average():
+    """R̄ = I + KL(q(z) ‖ p(z)): the sum of the two terms is a one-sample estimate of each image's
+    KL(q(z|x) ‖ p(z)); averaged over many codes it is the closed-form mean rate."""
+    z_loc, z_scale, _ = _posteriors(n=30)
+    torch.manual_seed(0)
+    sums = torch.stack([sum(information_terms(z_loc, z_scale, z_loc + z_scale * torch.randn_like(z_loc)))
+                        for _ in range(200)])                      # (draws, N)
+    rate = gaussian_kl(z_loc, z_scale).mean()
+    standard_error = sums.mean(1).std() / 200 ** 0.5
+    assert abs(sums.mean() - rate) < 4 * standard_error
+
+
+def test_information_is_at_most_log_n_and_reaches_it_for_separate_posteriors():
+    z_loc, z_scale, z = _posteriors(n=50, spread=200.0)          # far apart: the code names the image
+    info, _ = information_terms(z_loc, z_scale, z)
+    assert bool((info <= math.log(50) + 1e-9).all())
+    torch.testing.assert_close(info, torch.full((50,), math.log(50), dtype=torch.float64))
+
+
+def test_information_is_zero_when_every_image_has_the_same_posterior():
+    z_loc, z_scale, z = _posteriors(n=20)
+    info, kl = information_terms(z_loc[:1].expand(20, 3), z_scale[:1].expand(20, 3), z)
+    torch.testing.assert_close(info, torch.zeros(20, dtype=torch.float64))
+
+
+def test_information_terms_refuse_codes_of_the_wrong_shape():
+    z_loc, z_scale, z = _posteriors(n=10)
+    for bad in (torch.zeros(11, 3), torch.zeros(5, 4), torch.zeros(3)):
+        with pytest.raises(ValueError, match="z must hold"):
+            information_terms(z_loc, z_scale, bad)
+    with pytest.raises(ValueError, match="z_loc and z_scale"):
+        information_terms(z_loc, z_scale[:, :2], z)
+
+
+def test_seconds_per_step_times_every_loss_in_every_round_and_trains_its_models(vae, x):
+    made = []
+
+    def make_model():
+        torch.manual_seed(0)
+        made.append(VAE(z_dim=Z_DIM, hidden_dim=32))
+        return made[-1]
+
+    before = [p.detach().clone() for p in make_model().parameters()]
+    made.clear()
+    times = seconds_per_step({"one": negative_elbo, "five": lambda m, xb: iwae_negative_bound(m, xb, 5)},
+                             make_model, x, steps=2, rounds=3)
+    assert set(times) == {"one", "five"} and all(len(t) == 3 and min(t) > 0 for t in times.values())
+    assert len(made) == 2                                  # one fresh model per loss
+    for model in made:                                     # each took 1 + 3 × 2 Adam steps
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_median_ratio_compares_within_rounds():
+    times = {"slow": [2.0, 6.0, 3.0], "fast": [1.0, 2.0, 2.0]}
+    assert median_ratio(times, "slow", "fast") == (2.0, 1.5, 3.0)
+
+
+@pytest.mark.parametrize("bad", [0, 1.5])
+def test_seconds_per_step_rejects_bad_counts(vae, x, bad):
+    with pytest.raises(ValueError, match="steps"):
+        seconds_per_step({"one": negative_elbo}, lambda: vae, x, steps=bad)

@@ -3,6 +3,9 @@
 A mutation test plants one mistake and asserts the ✗ line and its specific hint (at most 120
 characters a line); a cascade test plants a mistake in a prerequisite and asserts that the check of
 the function built on it still passes."""
+import itertools
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -33,9 +36,26 @@ def ppca_mle(x, z_dim):
     return W * (lam[:z_dim] - sigma2).sqrt(), mu, sigma2
 
 
-def ppca_posterior(x, W, mu, sigma2):
-    M = W.T @ W + sigma2 * torch.eye(W.shape[1], dtype=W.dtype)
-    return torch.linalg.solve(M, W.T @ (x - mu).T).T, sigma2 * torch.linalg.inv(M)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def solution(name, *mutations, path="solutions/01_lvm_pca.md"):
+    """The function ``name`` as written in the notebook at ``path`` (its source read from the file,
+    up to the end of the function), with each (old, new) of ``mutations`` replaced in it."""
+    text = (ROOT / path).read_text(encoding="utf-8")
+    lines = text[text.index(f"def {name}("):].splitlines()
+    body = [lines[0]] + list(itertools.takewhile(lambda line: not line or line.startswith(" "),
+                                                 lines[1:]))
+    source = "\n".join(line for line in body if "SOLUTION" not in line)
+    for old, new in mutations:
+        assert old in source, f"{old!r} not in {name}"
+        source = source.replace(old, new)
+    namespace = {"torch": torch}
+    exec(compile(source, f"<{path}: {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+ppca_posterior = solution("ppca_posterior")
 
 
 def ppca_e_step(x, W, mu, sigma2):
@@ -75,8 +95,9 @@ def student_namespace(**overrides):
     import inspect
     import textwrap
     namespace = {"torch": torch}
-    for fn in (pca, ppca_mle, ppca_posterior, ppca_e_step, ppca_m_step):
+    for fn in (pca, ppca_mle, ppca_e_step, ppca_m_step):
         exec(textwrap.dedent(inspect.getsource(fn)), namespace)
+    namespace["ppca_posterior"] = ppca_posterior
     namespace.update(overrides)
     return namespace
 
@@ -288,3 +309,47 @@ def test_ready_names_the_unfinished_function_in_one_line(capsys):
     out = capsys.readouterr().out
     assert out.startswith("\u23ed skipped") and "`ppca_m_step` (Part 5" in out
     assert len(out.strip().splitlines()) == 1
+
+
+# ---- Part 3 asks for the posterior given some pixels (issue 22): planted mistakes → hints ----------
+POSTERIOR_MUTATIONS = {
+    "the mask ignored": ([("x, W, mu = x[:, observed], W[observed], mu[observed]", "pass")],
+                         "use only the seen pixels"),
+    "unseen pixels set to 0, all rows of W kept": (
+        [("x, W, mu = x[:, observed], W[observed], mu[observed]", "x = x * observed")],
+        "use only the seen pixels"),
+    "unseen pixels set to their mean, all rows of W kept": (
+        [("x, W, mu = x[:, observed], W[observed], mu[observed]", "x = torch.where(observed, x, mu)")],
+        "drop the unseen rows of W too"),
+    "no argument observed (the lecture's signature)": (
+        [("def ppca_posterior(x, W, mu, sigma2, observed=None):", "def ppca_posterior(x, W, mu, sigma2):"),
+         ("    if observed is not None:", "    if False:")],
+        "add the argument observed=None"),
+    "covariance from every row of W": (
+        [("    z_cov = sigma2 * torch.linalg.inv(M)",
+          "    W_all = W if observed is None else W_full\n"
+          "    z_cov = sigma2 * torch.linalg.inv(W_all.T @ W_all + sigma2 * torch.eye(W.shape[1], dtype=W.dtype))"),
+         ("    if observed is not None:", "    W_full = W\n    if observed is not None:")],
+        "only the seen rows of W"),
+}
+
+
+@pytest.mark.parametrize("mistake", POSTERIOR_MUTATIONS)
+def test_a_planted_mistake_in_the_solutions_posterior_gets_its_own_hint(mistake):
+    mutations, hint = POSTERIOR_MUTATIONS[mistake]
+    crosses = fails_with(unit01.check_ppca_posterior, solution("ppca_posterior", *mutations), hint)
+    assert len(crosses) == 1, crosses
+
+
+def test_the_lectures_own_posterior_cell_does_not_pass_the_exercises_check():
+    """Lecture 01's ppca_posterior, read from the lecture, pasted into the exercise: it fails."""
+    fails_with(unit01.check_ppca_posterior, solution("ppca_posterior", path="lectures/01_lvm_pca.md"),
+               "observed")
+
+
+def test_the_solution_fits_on_cpu_copies_in_float64():
+    """Solution 01 does its float64 work on CPU copies (MPS has no float64): never `.double()` of
+    the device data, never a float64 tensor moved `.to(device)`."""
+    text = (ROOT / "solutions" / "01_lvm_pca.md").read_text(encoding="utf-8")
+    assert "data.train_x.cpu().double()" in text and "data.test_x.cpu().double()" in text
+    assert "data.train_x.double()" not in text and "dtype=x_em.dtype).to(device)" not in text

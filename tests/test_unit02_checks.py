@@ -176,7 +176,7 @@ def test_loss_check_fails_on_sigmoid_before_bce_with_logits(capsys):
     with pytest.raises(SelfCheckFailed):
         unit02.check_reconstruction_loss(
             lambda logits, x: reconstruction_loss(torch.sigmoid(logits), x))
-    assert "do not apply a sigmoid" in capsys.readouterr().out
+    assert "apply no sigmoid" in capsys.readouterr().out
 
 
 def test_loss_check_fails_on_log_of_sigmoid_for_extreme_logits(capsys):

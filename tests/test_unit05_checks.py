@@ -1,17 +1,68 @@
 """Unit 05 self-checks: pass on the reference model and guide, fail on stubs and on typical mistakes
-(mutation tests: a planted mistake gets one ✗ line of at most 120 characters with its own hint)."""
+(mutation tests: a planted mistake gets one ✗ line of at most 120 characters with its own hint).
+
+The reference programs are read from the reference solution itself, solutions/05_vae_pyro.py (its
+classes and functions), not copied here; the planted mistakes of the table below are textual
+mutations of that code, and the lecture's own model and guide are read from lectures/05_vae_pyro.md,
+to prove that pasting them does not pass Parts 1-2."""
+import ast
+import math
+import re
+from pathlib import Path
+
 import pyro
 import pyro.distributions as dist
 import pytest
 import torch
 from pyro import poutine
 from torch import nn
+from torch.nn import functional as F
 
 from utils.checks import SelfCheckFailed, unit05
-from utils.pyro_vae import PyroVAE
 from utils.vae import Decoder, Encoder
 
 N, Z_DIM = 8, 2
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION, LECTURE = ROOT / "solutions" / "05_vae_pyro.py", ROOT / "lectures" / "05_vae_pyro.md"
+DEFINED = ("ExactContinuousBernoulli", "PyroVAE", "GreyPyroVAE", "cb_mean")
+
+
+def definitions(text: str) -> dict[str, str]:
+    """The source of every top-level class and function in the code of ``text`` (a py:percent
+    script, or the code cells of a MyST notebook), by name; cells that are not plain Python (a
+    magic) are skipped."""
+    if text.lstrip().startswith("---"):
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(?:---\n.*?\n---\n|:tags:[^\n]*\n)?(.*?)```", text, flags=re.S)
+    else:
+        cells = [chunk.partition("\n")[2] for chunk in text.split("\n# %%")]   # without the "# %%" line
+    found = {}
+    for cell in cells:
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        found.update({node.name: ast.get_source_segment(cell, node) for node in tree.body
+                      if isinstance(node, (ast.FunctionDef, ast.ClassDef))})
+    return found
+
+
+def load(sources: dict[str, str], mutation: tuple[str, str, str] | None = None) -> dict:
+    """Define ``sources`` in one namespace, in order, as the notebook does, with one ``mutation``
+    (name, old text, new text) applied; the old text must occur in that definition exactly once."""
+    sources = dict(sources)
+    if mutation is not None:
+        name, old, new = mutation
+        assert sources[name].count(old) == 1, f"{old!r} not once in the solution's {name}"
+        sources[name] = sources[name].replace(old, new)
+    namespace = {"torch": torch, "pyro": pyro, "dist": dist, "nn": nn, "F": F, "math": math,
+                 "Encoder": Encoder, "Decoder": Decoder}
+    for name, source in sources.items():
+        exec(compile(source, f"<{name}>", "exec"), namespace)
+    return namespace
+
+
+SOLUTION_SOURCES = {name: definitions(SOLUTION.read_text(encoding="utf-8"))[name] for name in DEFINED}
+SOLVED = load(SOLUTION_SOURCES)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -23,13 +74,13 @@ def x():
 
 
 def reference_model(vae, x):
-    """The course's model (utils.pyro_vae.PyroVAE) around the student's networks."""
-    return PyroVAE(vae.encoder, vae.decoder, vae.z_dim).model(x)
+    """The reference solution's model, run on the student's object."""
+    return SOLVED["PyroVAE"].model(vae, x)
 
 
 def reference_guide(vae, x):
-    """The course's guide (utils.pyro_vae.PyroVAE) around the student's networks."""
-    return PyroVAE(vae.encoder, vae.decoder, vae.z_dim).guide(x)
+    """The reference solution's guide, run on the student's object."""
+    return SOLVED["PyroVAE"].guide(vae, x)
 
 
 class Student(nn.Module):
@@ -50,11 +101,8 @@ class Student(nn.Module):
 
 
 def reference_model_cb(vae, x):
-    """The grey-level model: a continuous Bernoulli on the decoder's logits."""
-    pyro.module("decoder", vae.decoder)
-    with pyro.plate("data", x.shape[0]):
-        z = pyro.sample("z", dist.Normal(x.new_zeros(x.shape[0], vae.z_dim), 1.0).to_event(1))
-        pyro.sample("x", dist.ContinuousBernoulli(logits=vae.decoder(z)).to_event(1), obs=x)
+    """The reference solution's grey-level model: an exact continuous Bernoulli on the logits."""
+    return SOLVED["GreyPyroVAE"].model_cb(vae, x)
 
 
 class GreyStudent(Student):
@@ -68,10 +116,7 @@ class GreyStudent(Student):
         return self._model_cb(self, x)
 
 
-def reference_cb_mean(logits):
-    small = logits.abs() < 0.1
-    safe = torch.where(small, torch.ones_like(logits), logits)
-    return torch.where(small, 0.5 + logits / 12, 1 / (1 - torch.exp(-safe)) - 1 / safe)
+reference_cb_mean = SOLVED["cb_mean"]
 
 
 def stub(vae, x):
@@ -151,7 +196,7 @@ def guide_without_module(vae, x):
 def guide_with_detached_scale(vae, x):
     pyro.module("encoder", vae.encoder)
     with pyro.plate("data", x.shape[0]):
-        z_loc, z_scale = vae.encoder(x)
+        z_loc, z_scale = vae.encoder(x.reshape(len(x), -1))
         pyro.sample("z", dist.Normal(z_loc, z_scale.detach()).to_event(1))
 
 
@@ -165,7 +210,7 @@ def model_with_negated_logits(vae, x):
 def guide_in_another_plate(vae, x):
     pyro.module("encoder", vae.encoder)
     with pyro.plate("batch", x.shape[0]):
-        z_loc, z_scale = vae.encoder(x)
+        z_loc, z_scale = vae.encoder(x.reshape(len(x), -1))
         pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))
 
 
@@ -180,7 +225,8 @@ def model_with_mvn_prior(vae, x, cov=1.0):
     pyro.module("decoder", vae.decoder)
     with pyro.plate("data", x.shape[0]):
         z = pyro.sample("z", dist.MultivariateNormal(x.new_zeros(vae.z_dim), cov * torch.eye(vae.z_dim)))
-        pyro.sample("x", dist.Bernoulli(logits=vae.decoder(z)).to_event(1), obs=x)
+        logits = vae.decoder(z).view(*x.shape)
+        pyro.sample("x", dist.Bernoulli(logits=logits).to_event(len(x.shape[1:])), obs=x)
 
 
 def model_with_scaled_prior(vae, x):
@@ -188,7 +234,8 @@ def model_with_scaled_prior(vae, x):
     with pyro.plate("data", x.shape[0]):
         with poutine.scale(scale=4.0):
             z = pyro.sample("z", dist.Normal(x.new_zeros(x.shape[0], vae.z_dim), 1.0).to_event(1))
-        pyro.sample("x", dist.Bernoulli(logits=vae.decoder(z)).to_event(1), obs=x)
+        logits = vae.decoder(z).reshape(x.shape)
+        pyro.sample("x", dist.Bernoulli(logits=logits).to_event(x.dim() - 1), obs=x)
 
 
 # ---- typical wrong grey-level models and means -------------------------------------------------------
@@ -444,7 +491,7 @@ def test_check_elbo_fails_on_a_detached_scale(x, capsys):
 # ---- the grey-level model and the continuous Bernoulli's mean ----------------------------------------
 def test_check_model_cb_fails_on_a_bernoulli(capsys):
     fails(unit05.check_model_cb, GreyStudent(model_cb=model_cb_with_bernoulli))
-    one_cross(capsys, "dist.ContinuousBernoulli(logits=self.decoder(z))")
+    one_cross(capsys, "ExactContinuousBernoulli(logits=self.decoder(z))")
 
 
 def test_check_model_cb_fails_on_binarized_images(capsys):
@@ -509,3 +556,102 @@ def test_pass_lines_carry_no_numbers(x, capsys):
     unit05.check_model_cb(vae)
     out = capsys.readouterr().out.replace("N(0, I)", "N(O, I)")       # the only number: a constant
     assert out.count("\u2713") >= 30 and not any(ch.isdigit() for ch in out), out
+
+
+# ---- planted mistakes in the reference solution: each gets one ✗ whose hint names it -----------------
+def _build(ns, name):
+    torch.manual_seed(0)
+    return ns[name](z_dim=Z_DIM)
+
+
+CHECK_OF = {"model": lambda ns, x: unit05.check_model(_build(ns, "PyroVAE"), x),
+            "guide": lambda ns, x: unit05.check_guide(_build(ns, "PyroVAE"), x),
+            "model_cb": lambda ns, x: unit05.check_model_cb(_build(ns, "GreyPyroVAE"))}
+MUTATIONS = [   # (what is checked, (definition, old text, new text)), expected fragment of the ✗ line
+    ("model", ("PyroVAE", "dist.Bernoulli(logits=logits)", "dist.Bernoulli(logits=torch.sigmoid(logits))"),
+     "the decoder gives logits already: no sigmoid"),
+    ("model", ("PyroVAE", "logits = self.decoder(z).reshape(x.shape)", "logits = self.decoder(z)"),
+     "logits.reshape(x.shape)"),
+    ("model", ("PyroVAE", ".to_event(x.dim() - 1)", ".to_event(1)"), ".to_event(x.dim() - 1)"),
+    ("guide", ("PyroVAE", "self.encoder(x.reshape(x.shape[0], -1))", "self.encoder(x)"),
+     "the encoder takes (N, 784)"),
+    ("guide", ("PyroVAE", "the encoder takes (N, 784)\n            pyro.sample(\"z\", dist.Normal(z_loc, z_scale)",
+               "the encoder takes (N, 784)\n            pyro.sample(\"z\", dist.Normal(z_loc, z_scale**2)"),
+     "not a variance"),
+    ("model_cb", ("GreyPyroVAE", 'pyro.plate("data", x.shape[0])', 'pyro.plate("batch", x.shape[0])'),
+     "one plate name in model and guide"),
+    ("model_cb", ("GreyPyroVAE", "ExactContinuousBernoulli(logits=self.decoder(z))",
+                  "ExactContinuousBernoulli(logits=torch.sigmoid(self.decoder(z)))"),
+     "the decoder gives logits already: no sigmoid"),
+    ("model_cb", ("GreyPyroVAE", "ExactContinuousBernoulli(logits=self.decoder(z))",
+                  "dist.ContinuousBernoulli(logits=self.decoder(z))"), "torch's CB clamps λ"),
+    ("model_cb", ("ExactContinuousBernoulli", "math.log(2.0) + eta**2 / 12", "math.log(2.0) - eta**2 / 12"),
+     "each term exact"),     # the given class, spoilt: the check compares with the exact log C
+    ("model_cb", ("ExactContinuousBernoulli", "value * eta - F.softplus(eta) + log_norm",
+                  "value * eta - F.softplus(eta) - log_norm"), "an extra poutine.scale or factor?"),
+]
+
+
+@pytest.mark.parametrize("checked, mutation, hint", MUTATIONS,
+                         ids=[f"{c}:{m[1][:30]}" for c, m, _ in MUTATIONS])
+def test_a_planted_mistake_gets_one_cross_with_its_own_hint(x, capsys, checked, mutation, hint):
+    ns = load(SOLUTION_SOURCES, mutation)
+    if hint is None:
+        CHECK_OF[checked](ns, x)
+        assert no_cross(capsys)
+        return
+    fails(CHECK_OF[checked], ns, x)
+    one_cross(capsys, hint)
+
+
+@pytest.mark.parametrize("checked", CHECK_OF)
+def test_the_checks_pass_on_the_reference_solution(x, capsys, checked):
+    CHECK_OF[checked](SOLVED, x)
+    assert no_cross(capsys)
+
+
+def test_the_check_of_model_cb_catches_torchs_clamped_normaliser_only_at_large_logits(capsys):
+    """With an untrained decoder (|logits| < 15) torch's normaliser is exact and the loss matches;
+    the check sees the difference only where the decoder saturates (±40), and says what it is."""
+    fails(unit05.check_model_cb, GreyStudent(model_cb=lambda vae, x: load(
+        SOLUTION_SOURCES, ("GreyPyroVAE", "ExactContinuousBernoulli(logits=self.decoder(z))",
+                           "dist.ContinuousBernoulli(logits=self.decoder(z))"))[
+        "GreyPyroVAE"].model_cb(vae, x)))
+    out = capsys.readouterr().out
+    assert "\u2713 model_cb: loss = Σ(KL − log CB), exact log C" in out
+    assert "\u2717 model_cb: where the decoder saturates" in out and "torch's CB clamps λ" in out
+
+
+def test_the_exact_normaliser_matches_torch_where_torch_is_exact_and_not_beyond():
+    eta = torch.tensor([-12.0, -3.0, -1e-3, 0.0, 2e-3, 0.5, 8.0, 12.0], dtype=torch.float64)
+    half = torch.full_like(eta, 0.5)
+    torch_log_c = dist.ContinuousBernoulli(logits=eta).log_prob(half) - 0.5 * eta + F.softplus(eta)
+    torch.testing.assert_close(unit05.cb_log_norm(eta), torch_log_c, atol=1e-9, rtol=0)
+    exact = SOLVED["ExactContinuousBernoulli"](logits=eta.float()).log_prob(half.float())
+    torch.testing.assert_close(exact.double(), torch_log_c + 0.5 * eta - F.softplus(eta), atol=2e-6, rtol=0)
+    big = torch.tensor([20.0, 40.0])
+    torch_big = dist.ContinuousBernoulli(logits=big).log_prob(torch.full_like(big, 0.5))
+    exact_big = SOLVED["ExactContinuousBernoulli"](logits=big).log_prob(torch.full_like(big, 0.5))
+    truth = 0.5 * big.double() - F.softplus(big.double()) + unit05.cb_log_norm(big)
+    assert ((torch_big.double() - truth).abs() > 0.1).all()
+    torch.testing.assert_close(exact_big.double(), truth, atol=1e-5, rtol=0)
+
+
+# ---- Parts 1-2 cannot be passed by pasting the lecture's cell ------------------------------------------
+LECTURE_SOURCES = definitions(LECTURE.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("check", [unit05.check_model, unit05.check_guide], ids=["model", "guide"])
+def test_the_lectures_cell_pasted_fails_the_new_check(x, capsys, check):
+    lecture = load({"PyroVAE": LECTURE_SOURCES["PyroVAE"]})["PyroVAE"]   # as written in the lecture
+    assert "def model(self, x)" in LECTURE_SOURCES["PyroVAE"]
+    torch.manual_seed(0)
+    fails(check, lecture(Encoder(Z_DIM), Decoder(Z_DIM), Z_DIM), x)
+    one_cross(capsys, "(N, 784)" if check is unit05.check_guide else ".to_event(x.dim() - 1)")
+
+
+def test_the_notebook_moves_the_given_networks_to_the_device():
+    """Issue 21: the cell "The networks (given)" runs its networks on the data's device."""
+    text = SOLUTION.read_text(encoding="utf-8")
+    cell = text[text.index("## The networks (given)"):text.index("## 1 · The model")]
+    assert "Encoder(2).to(device)" in cell and "Decoder(2).to(device)" in cell

@@ -1,6 +1,7 @@
 """Unit 06 self-checks: pass on the reference functions; on each typical mistake, planted here, one ✗
 line with the mistake's own hint and no traceback; never an exception but SelfCheckFailed."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +15,50 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 PASS, FAIL = "\u2713", "\u2717"
 
 
-# ---- the student's functions, written correctly (as in solutions/06_elbo_tradeoffs.md) -------------
-def rate_distortion(vae, x, eps=None):
-    z_loc, z_scale = vae.encoder(x)
-    if eps is None:
-        eps = torch.randn_like(z_loc)
-    logits = vae.decoder(z_loc + z_scale * eps)
-    distortion = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    rate = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log()).sum(-1)
-    return distortion, rate
+# ---- the student's functions, written correctly: read from solutions/06_elbo_tradeoffs.md ------------
+SOLUTION = Path(__file__).resolve().parent.parent / "solutions" / "06_elbo_tradeoffs.md"
 
 
-def active_units(z_loc, threshold=0.01):
-    variance = z_loc.var(0, unbiased=False)
-    return int((variance > threshold).sum()), variance
+def solution(name, *mutations):
+    """The solution's function ``name``, its source read from the solution notebook, with each
+    (old, new) of ``mutations`` replaced in it (a planted mistake; old must occur)."""
+    text = SOLUTION.read_text(encoding="utf-8")
+    start = text.index(f"def {name}(")
+    end = text.index("```", start)
+    source = "\n".join(line for line in text[start:end].splitlines() if "SOLUTION" not in line)
+    for old, new in mutations:
+        assert old in source, f"{old!r} not in {name}"
+        source = source.replace(old, new)
+    namespace = {"torch": torch, "F": F, "Normal": Normal, "math": math}
+    exec(compile(source, f"<solution {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+rate_distortion = solution("rate_distortion")
+active_units = solution("active_units")
+iwae_negative_bound = solution("iwae_negative_bound")
+free_bits_rate = solution("free_bits_rate")
+
+
+def iwae_loss(vae, x, k, eps=None):
+    """The loss of the solution's iwae_negative_bound (its first result)."""
+    return iwae_negative_bound(vae, x, k, eps)[0]
+
+
+def with_weights(loss_fn):
+    """A student's iwae_negative_bound returning ``loss_fn``'s loss with the right weights."""
+    def fn(vae, x, k, eps=None):
+        return loss_fn(vae, x, k, eps), iwae_negative_bound(vae, x, k, eps)[1]
+    return fn
+
+
+def from_means(fn):
+    """A student's active_units(vae, x, threshold) that applies ``fn(z_loc, threshold)`` to the
+    encoder's posterior means (the old, lecture-shaped signature)."""
+    def wrapped(vae, x, *threshold):
+        with torch.no_grad():
+            return fn(vae.encoder(x)[0], *threshold)
+    return wrapped
 
 
 def log_weights(vae, x, k, eps=None):
@@ -41,17 +72,8 @@ def log_weights(vae, x, k, eps=None):
     return log_px, Normal(0.0, 1.0).log_prob(z).sum(-1), Normal(z_loc, z_scale).log_prob(z).sum(-1)
 
 
-def iwae_negative_bound(vae, x, k, eps=None):
-    log_px, log_pz, log_qz = log_weights(vae, x, k, eps)
-    return -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k))
-
-
 def kl_per_dim(z_loc, z_scale):
     return 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
-
-
-def free_bits_rate(z_loc, z_scale, lam):
-    return kl_per_dim(z_loc, z_scale).mean(0).clamp(min=lam).sum()
 
 
 def stub(*args, **kwargs):
@@ -175,8 +197,8 @@ def test_check_prints_the_same_lines_on_every_run(capsys, name):
 # ---- rate_distortion ---------------------------------------------------------------------------------
 def test_rate_distortion_check_names_distortion_and_rate_swapped(capsys):
     line = one_cross(capsys, unit06.check_rate_distortion,
-                     lambda vae, x, eps=None: rate_distortion(vae, x, eps)[::-1], "(distortion, rate)")
-    assert "D and R are swapped" in line
+                     lambda vae, x, eps=None: rate_distortion(vae, x, eps)[::-1], "did you swap D and R")
+    assert "D has shape (64, 4)" in line
 
 
 def test_rate_distortion_check_names_a_rate_with_the_wrong_sign(capsys):
@@ -190,7 +212,7 @@ def test_rate_distortion_check_names_the_variance_where_the_std_goes(capsys):
     def wrong(vae, x, eps=None):
         d, _ = rate_distortion(vae, x, eps)
         z_loc, z_scale = vae.encoder(x)
-        return d, 0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1)
+        return d, 0.5 * (z_loc**2 + z_scale - 1 - z_scale.log())
     one_cross(capsys, unit06.check_rate_distortion, wrong, "σ² = z_scale**2")
 
 
@@ -198,7 +220,7 @@ def test_rate_distortion_check_names_log_scale_for_log_variance(capsys):
     def wrong(vae, x, eps=None):
         d, _ = rate_distortion(vae, x, eps)
         z_loc, z_scale = vae.encoder(x)
-        return d, 0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1)
+        return d, 0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log())
     one_cross(capsys, unit06.check_rate_distortion, wrong, "log σ² = 2·log(z_scale)")
 
 
@@ -207,7 +229,7 @@ def test_rate_distortion_check_names_the_monte_carlo_rate(capsys):
         d, _ = rate_distortion(vae, x, eps)
         z_loc, z_scale = vae.encoder(x)
         z = z_loc + z_scale * (torch.randn_like(z_loc) if eps is None else eps)
-        return d, (Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1)
+        return d, Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
     one_cross(capsys, unit06.check_rate_distortion, wrong, "not the one-sample estimate")
 
 
@@ -284,8 +306,8 @@ def test_rate_distortion_check_reports_a_wrong_return_in_one_line(capsys, value,
 
 # ---- active_units ------------------------------------------------------------------------------------
 def test_active_units_check_accepts_the_unbiased_variance(capsys):
-    passed, lines = run(capsys, unit06.check_active_units,
-                        lambda z, threshold=0.01: active_units(z, threshold)[:1] + (z.var(0),))
+    passed, lines = run(capsys, unit06.check_active_units, from_means(
+        lambda z, threshold=0.01: (int((z.var(0) > threshold).sum()), z.var(0))))
     assert passed, "\n".join(lines)
 
 
@@ -293,7 +315,7 @@ def test_active_units_check_reports_the_variance_over_the_latent_axis(capsys):
     def wrong(z_loc, threshold=0.01):
         variance = z_loc.var(1)
         return int((variance > threshold).sum()), variance
-    line = one_cross(capsys, unit06.check_active_units, wrong, "variance over the images: z_loc.var(0)")
+    line = one_cross(capsys, unit06.check_active_units, from_means(wrong), "variance over the images: z_loc.var(0)")
     assert "variance has shape (500,), not (9,)" in line
 
 
@@ -301,14 +323,14 @@ def test_active_units_check_names_greater_or_equal_for_greater(capsys):
     def wrong(z_loc, threshold=0.01):
         variance = z_loc.var(0, unbiased=False)
         return int((variance >= threshold).sum()), variance
-    one_cross(capsys, unit06.check_active_units, wrong, "use >, not >=")
+    one_cross(capsys, unit06.check_active_units, from_means(wrong), "use >, not >=")
 
 
 def test_active_units_check_names_a_wrong_threshold(capsys):
     def wrong(z_loc, threshold=0.1):
         variance = z_loc.var(0, unbiased=False)
         return int((variance > threshold).sum()), variance
-    line = one_cross(capsys, unit06.check_active_units, wrong, "the threshold is 0.01 by default")
+    line = one_cross(capsys, unit06.check_active_units, from_means(wrong), "the threshold is 0.01 by default")
     assert "counted 2" in line
 
 
@@ -316,21 +338,21 @@ def test_active_units_check_names_a_threshold_written_as_a_number(capsys):
     def wrong(z_loc, threshold=0.01):
         variance = z_loc.var(0, unbiased=False)
         return int((variance > 0.01).sum()), variance
-    one_cross(capsys, unit06.check_active_units, wrong, "use the `threshold` argument")
+    one_cross(capsys, unit06.check_active_units, from_means(wrong), "use the `threshold` argument")
 
 
 def test_active_units_check_names_the_std_returned_as_the_variance(capsys):
     def wrong(z_loc, threshold=0.01):
         std = z_loc.std(0, unbiased=False)
         return int((std > threshold).sum()), std
-    one_cross(capsys, unit06.check_active_units, wrong, "not the standard deviation")
+    one_cross(capsys, unit06.check_active_units, from_means(wrong), "not the standard deviation")
 
 
 def test_active_units_check_names_the_std_compared_with_the_threshold(capsys):
     def wrong(z_loc, threshold=0.01):
         variance = z_loc.var(0, unbiased=False)
         return int((variance.sqrt() > threshold).sum()), variance
-    line = one_cross(capsys, unit06.check_active_units, wrong, "compared the standard deviation")
+    line = one_cross(capsys, unit06.check_active_units, from_means(wrong), "compared the standard deviation")
     assert "counted 6" in line
 
 
@@ -338,7 +360,7 @@ def test_active_units_check_names_an_uncentred_second_moment(capsys):
     def wrong(z_loc, threshold=0.01):
         moment = z_loc.pow(2).mean(0)
         return int((moment > threshold).sum()), moment
-    one_cross(capsys, unit06.check_active_units, wrong, "subtract each dimension's mean")
+    one_cross(capsys, unit06.check_active_units, from_means(wrong), "subtract each dimension's mean")
 
 
 @pytest.mark.parametrize("value, problem, hint", [
@@ -351,7 +373,7 @@ def test_active_units_check_names_an_uncentred_second_moment(capsys):
 def test_active_units_check_reports_a_wrong_return_in_one_line(capsys, value, problem, hint):
     def wrong(z_loc, threshold=0.01):
         return (value, z_loc.var(0, unbiased=False)) if value == "4" else value
-    line = one_cross(capsys, unit06.check_active_units, wrong, hint)
+    line = one_cross(capsys, unit06.check_active_units, from_means(wrong), hint)
     assert problem in line
 
 
@@ -360,25 +382,25 @@ def test_iwae_check_names_the_mean_of_log_weights(capsys):
     def wrong(vae, x, k, eps=None):
         log_px, log_pz, log_qz = log_weights(vae, x, k, eps)
         return -(log_px + log_pz - log_qz).mean(0)
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "not the mean of log w_k")
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "not the mean of log w_k")
 
 
 def test_iwae_check_names_the_missing_log_k(capsys):
     def wrong(vae, x, k, eps=None):
-        return iwae_negative_bound(vae, x, k, eps) - math.log(k)
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "subtract log K")
+        return iwae_loss(vae, x, k, eps) - math.log(k)
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "subtract log K")
 
 
 def test_iwae_check_names_log_k_with_the_wrong_sign(capsys):
     def wrong(vae, x, k, eps=None):
-        return iwae_negative_bound(vae, x, k, eps) - 2 * math.log(k)
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "log K has the wrong sign")
+        return iwae_loss(vae, x, k, eps) - 2 * math.log(k)
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "log K has the wrong sign")
 
 
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
 def test_iwae_check_reports_a_batch_reduction(capsys, reduce):
     line = one_cross(capsys, unit06.check_iwae_negative_bound,
-                     lambda vae, x, k, eps=None: getattr(iwae_negative_bound(vae, x, k, eps), reduce)(),
+                     with_weights(lambda vae, x, k, eps=None: getattr(iwae_loss(vae, x, k, eps), reduce)()),
                      "do not sum or average over the batch")
     assert "shape (), not (64,)" in line
 
@@ -387,7 +409,7 @@ def test_iwae_check_reports_logsumexp_over_the_images(capsys):
     def wrong(vae, x, k, eps=None):
         log_px, log_pz, log_qz = log_weights(vae, x, k, eps)
         return -(torch.logsumexp(log_px + log_pz - log_qz, 1) - math.log(k))
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong,
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong),
               "logsumexp over the K samples (dim 0)")
 
 
@@ -395,7 +417,7 @@ def test_iwae_check_names_the_underflow_of_exp(capsys):
     def wrong(vae, x, k, eps=None):
         log_px, log_pz, log_qz = log_weights(vae, x, k, eps)
         return -(log_px + log_pz - log_qz).exp().mean(0).log()
-    line = one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "use torch.logsumexp")
+    line = one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "use torch.logsumexp")
     assert "NaN or inf" in line
 
 
@@ -403,12 +425,12 @@ def test_iwae_check_names_a_missing_prior_term(capsys):
     def wrong(vae, x, k, eps=None):
         log_px, _, log_qz = log_weights(vae, x, k, eps)
         return -(torch.logsumexp(log_px - log_qz, 0) - math.log(k))
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "a term is missing or has the wrong sign")
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "log w misses + log p(z), the prior")
 
 
 def test_iwae_check_names_the_bound_returned_for_the_loss(capsys):
     one_cross(capsys, unit06.check_iwae_negative_bound,
-              lambda vae, x, k, eps=None: -iwae_negative_bound(vae, x, k, eps), "return the *negative* bound")
+              with_weights(lambda vae, x, k, eps=None: -iwae_loss(vae, x, k, eps)), "return the *negative* bound")
 
 
 def test_iwae_check_names_the_variance_in_the_guide_density(capsys):
@@ -418,31 +440,33 @@ def test_iwae_check_names_the_variance_in_the_guide_density(capsys):
         z_loc, z_scale = vae.encoder(x)
         log_q = Normal(z_loc, z_scale**2).log_prob(z_loc + z_scale * eps).sum(-1)
         return -(torch.logsumexp(log_px + log_pz - log_q, 0) - math.log(k))
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "not the variance")
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "not the variance")
 
 
 def test_iwae_check_fails_when_the_given_eps_is_ignored(capsys):
     one_cross(capsys, unit06.check_iwae_negative_bound,
-              lambda vae, x, k, eps=None: iwae_negative_bound(vae, x, k), "with the given eps")
+              with_weights(lambda vae, x, k, eps=None: iwae_loss(vae, x, k)), "with the given eps")
 
 
 def test_iwae_check_names_noise_of_the_wrong_shape_when_eps_is_none(capsys):
     def wrong(vae, x, k, eps=None):
         if eps is None:
-            return iwae_negative_bound(vae, x, 1, torch.randn(len(x), vae.z_dim)[None]).sum()
-        return iwae_negative_bound(vae, x, k, eps)
-    one_cross(capsys, unit06.check_iwae_negative_bound, wrong, "draw eps of shape (k, N, z_dim)")
+            return iwae_loss(vae, x, 1, torch.randn(len(x), vae.z_dim)[None]).sum()
+        return iwae_loss(vae, x, k, eps)
+    one_cross(capsys, unit06.check_iwae_negative_bound, with_weights(wrong), "draw eps of shape (k, N, z_dim)")
 
 
 def test_iwae_check_fails_when_the_loss_is_detached(capsys):
     one_cross(capsys, unit06.check_iwae_negative_bound,
-              lambda vae, x, k, eps=None: iwae_negative_bound(vae, x, k, eps).detach(), "no .detach()")
+              with_weights(lambda vae, x, k, eps=None: iwae_loss(vae, x, k, eps).detach()), "no .detach()")
 
 
 @pytest.mark.parametrize("value, problem", [
-    (None, "got None"),
-    ((torch.zeros(64), torch.zeros(64)), "got 2 values, not one tensor"),
-    (np.zeros(64), "a NumPy array, not a tensor"),
+    (None, "returned None"),
+    (torch.zeros(64), "got a tensor of shape (64,), not a pair"),
+    (np.zeros(64), "got a NumPy array, not a pair"),
+    ((torch.zeros(64), np.zeros((5, 64))), "weights is a NumPy array, not a tensor"),
+    ((torch.zeros(64), torch.zeros(64)), "weights have shape (64,), not (5, 64)"),
 ])
 def test_iwae_check_reports_a_wrong_return_in_one_line(capsys, value, problem):
     line = one_cross(capsys, unit06.check_iwae_negative_bound, lambda vae, x, k, eps=None: value, "")
@@ -528,8 +552,8 @@ def test_ready_names_every_function_to_finish_first_in_one_line(capsys):
         return globals()["free_bits_rate"](z_loc, z_scale, lam) * 2
     assert unit06.ready(rate_distortion, iwae_negative_bound, free_bits_rate) is False
     assert capsys.readouterr().out.strip().splitlines() == [
-        "⏭ skipped: first finish `iwae_negative_bound` (Section 3) and "
-        "`free_bits_rate` (Section 4: fails its check)"]
+        "⏭ skipped: first finish `iwae_negative_bound` (Part 3) and "
+        "`free_bits_rate` (Part 4: fails its check)"]
 
 
 def test_ready_is_false_in_one_line_for_what_is_not_a_function(capsys):
@@ -543,3 +567,65 @@ def test_ready_leaves_the_global_generator_alone():
     torch.manual_seed(0)
     unit06.ready(rate_distortion, active_units, iwae_negative_bound, free_bits_rate)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+# ---- planted mistakes in the solution's own code (issue 22): mutation → the hint it must get ---------
+MUTATIONS = {
+    "rate_distortion: one eps shared by every image": (
+        "rate_distortion", [("eps = torch.randn_like(z_loc)", "eps = torch.randn(z_loc.shape[-1])")],
+        "draw one ε per image"),
+    "rate_distortion: the given eps ignored": (
+        "rate_distortion", [("    if eps is None:\n        eps = torch.randn_like(z_loc)",
+                             "    eps = torch.randn_like(z_loc)")],
+        "use the given eps"),
+    "rate_distortion: BCE on sigmoid(logits)": (
+        "rate_distortion", [("F.binary_cross_entropy_with_logits(logits, x,",
+                             "F.binary_cross_entropy(torch.sigmoid(logits), x,")],
+        "BCE on sigmoid(logits) saturates"),
+    "rate_distortion: the rate summed over dimensions (the lecture's)": (
+        "rate_distortion", [("2 * z_scale.log())", "2 * z_scale.log()).sum(-1)")],
+        "R per latent dimension"),
+    "active_units: sampled codes for the means": (
+        "active_units", [("z_loc, _ = vae.encoder(x)",
+                          "z_loc, z_scale = vae.encoder(x)\n        z_loc = z_loc + z_scale * torch.randn_like(z_loc)")],
+        "posterior means z_loc, not samples"),
+    "iwae_negative_bound: the prior's sign flipped": (
+        "iwae_negative_bound", [("log_w = (log_px_z + Normal(0.0, 1.0)", "log_w = (log_px_z - Normal(0.0, 1.0)")],
+        "log p(z) enters log w with a + sign"),
+    "iwae_negative_bound: BCE on sigmoid(logits)": (
+        "iwae_negative_bound", [("F.binary_cross_entropy_with_logits(logits,",
+                                 "F.binary_cross_entropy(torch.sigmoid(logits),")],
+        "BCE on sigmoid(logits) saturates"),
+    "iwae_negative_bound: weights normalised over the images": (
+        "iwae_negative_bound", [("log_w.softmax(0)", "log_w.softmax(1)")],
+        "normalise over the K samples (dim 0)"),
+    "iwae_negative_bound: unnormalised weights": (
+        "iwae_negative_bound", [("log_w.softmax(0)", "log_w.exp()")],
+        "the weights of an image sum to 1"),
+    "iwae_negative_bound: the loss alone (the lecture's)": (
+        "iwae_negative_bound", [(", log_w.softmax(0)", "")],
+        "return both: `return loss, weights`"),
+}
+
+
+@pytest.mark.parametrize("mistake", MUTATIONS)
+def test_a_planted_mistake_in_the_solution_gets_its_own_hint(capsys, mistake):
+    name, mutations, hint = MUTATIONS[mistake]
+    one_cross(capsys, CHECKS[name][0], solution(name, *mutations), hint)
+
+
+@pytest.mark.parametrize("name", ["rate_distortion", "active_units", "iwae_negative_bound"])
+def test_the_lectures_own_cell_does_not_pass_the_exercises_check(capsys, name):
+    """Lecture 06's function, its source read from the lecture (with the imports it uses), pasted
+    into the exercise, fails the exercise's check: each part asks for more than the lecture wrote."""
+    import utils.vae
+    text = (SOLUTION.parent.parent / "lectures" / "06_elbo_tradeoffs.md").read_text(encoding="utf-8")
+    start = text.index(f"def {name}(")
+    lines = text[start:].splitlines()
+    body = [lines[0]] + [line for line in __import__("itertools").takewhile(
+        lambda line: not line or line.startswith((" ", "\t")), lines[1:])]
+    namespace = {"torch": torch, "F": F, "Normal": Normal, "math": math,
+                 "log_likelihood": utils.vae.log_likelihood, "gaussian_kl": utils.vae.gaussian_kl}
+    exec("\n".join(body), namespace)
+    passed, lines = run(capsys, CHECKS[name][0], namespace[name])
+    assert not passed and any(line.startswith(FAIL) for line in lines), "\n".join(lines)

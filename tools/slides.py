@@ -28,10 +28,20 @@ The rule, cell by cell:
 A cell that really needs another type says so in its metadata, `"slide_override": "<type>"`, with
 <type> one of slide, subslide, fragment, -, skip, notes (speaker notes, shown in the speaker view).
 
+A deck shows the cells as the rule types them, with two differences (`deck_cells`): a Markdown
+cell taller than a slide is split at its paragraphs, and a code cell taller than a slide shows
+its input, then its outputs on subslides of their own. Heights are estimates: a slide whose
+content still runs past the canvas is zoomed out in the browser to fit (never below
+FIT_MIN_ZOOM; tests/test_browser.py measures every slide of every deck). A widget shows what it
+last drew (a progress bar, interact's figure), its controls are left out. -> and space visit
+every slide (reveal's linear navigation).
+
 RISE (jupyterlab-rise, live slides in JupyterLab) reads `slideshow` metadata from the notebook
 itself: `--apply-metadata` writes the rule's types there (in place, or into a copy with
-`--output`), and `--strip-metadata` removes the old hand-set `slideshow` metadata from a lecture's
-.md, .ipynb and .py twins (keeping `slide_override`). Both change only that metadata.
+`--output`), RISE's settings as notebook metadata `rise`, and the NN_topic.css that RISE asks
+for beside the notebook (once); `--strip-metadata` removes the old hand-set `slideshow` metadata
+from a lecture's .md, .ipynb and .py twins (keeping `slide_override`). Neither changes anything
+else in a notebook.
 """
 from __future__ import annotations
 
@@ -66,7 +76,11 @@ REVEAL_THEME = "white"     # its font (Source Sans Pro) ships with reveal.js; "s
 
 # RISE's settings for a notebook that --apply-metadata prepares (notebook metadata `rise`): its
 # default theme, "simple", loads fonts from Google; "white" uses the fonts shipped with reveal.js.
-RISE_SETTINGS = {"theme": "white", "transition": "fade"}
+# "scroll": a live slide taller than the window scrolls (RISE cannot split a cell as a deck does).
+RISE_SETTINGS = {"theme": "white", "transition": "fade", "scroll": True}
+# NN_topic.css beside a lecture (RISE loads it after rise.css, for that notebook alone)
+RISE_LECTURE_CSS = ("/* RISE (live slides, Alt+R) loads this file for {name}.ipynb alone, after "
+                    "rise.css:\n   styles for this lecture's slides go here. */\n")
 OVERRIDE = "slide_override"                        # cell metadata key: a type chosen by hand
 TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 
@@ -77,6 +91,12 @@ CODE_LINE, CODE_PAD = 19, 20
 HEADING = {"#": 80, "##": 55, "###": 45}
 DISPLAY_MATH = 70
 IMAGE_MAX = 470, 1240     # max-height and width of a figure on a slide
+OUTPUT_CHARS_PER_LINE = 120   # a wider line of text output wraps (pre-wrap)
+TABLE_ROW = 34                # a row of an HTML table (utils.tables)
+# A deck's safety net (courseFit in the template): a slide whose content still runs past the
+# canvas is zoomed out to fit, but never below this (22-px text stays >= 13 px on the canvas, so
+# >= 20 px on a 1920-px projector). The rule keeps slides that would need more zoom apart.
+FIT_MIN_ZOOM = 0.6
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)")
 _SELF_CHECK = re.compile(r"\bSelfCheck\(|^check_\w*\(", re.MULTILINE)
 
@@ -153,18 +173,43 @@ def markdown_height(source: str) -> float:
     return height
 
 
-def code_height(cell) -> float:
-    height = CODE_PAD + CODE_LINE * len(cell.source.splitlines())
+def _output_lines(text: str) -> int:
+    """Lines a text output takes on a slide: every line (outputs are not collapsed), wrapped."""
+    return sum(max(1, math.ceil(len(line) / OUTPUT_CHARS_PER_LINE))
+               for line in text.splitlines())
+
+
+def _source_removed(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("transient", {}).get("remove_source"))
+
+
+def input_height(cell) -> float:
+    if _source_removed(cell) or not cell.source.strip():
+        return 0.0
+    return CODE_PAD + CODE_LINE * len(cell.source.splitlines())
+
+
+def outputs_height(cell) -> float:
+    height = 0.0
     for output in cell.get("outputs", []):
         data = output.get("data", {})
         if "image/png" in data:
             w, h = _png_size(data["image/png"])
             height += min(IMAGE_MAX[0], h * min(1.0, IMAGE_MAX[1] / w)) + 10
         elif output.get("output_type") == "stream":
-            height += CODE_LINE * min(len(output.get("text", "").splitlines()), 12) + 10
+            height += CODE_LINE * _output_lines(output.get("text", "")) + 10
+        elif "text/html" in data:
+            page = "".join(data["text/html"])
+            rows = page.count("<tr")
+            height += (TABLE_ROW * rows + 20 if rows else
+                       CODE_LINE * max(1, len(re.sub(r"<[^>]+>", "", page).splitlines())) + 10)
         elif "text/plain" in data:
-            height += CODE_LINE * min(len(str(data["text/plain"]).splitlines()), 12) + 10
+            height += CODE_LINE * _output_lines(str(data["text/plain"])) + 10
     return height
+
+
+def code_height(cell) -> float:
+    return input_height(cell) + outputs_height(cell)
 
 
 def _heading(cell) -> str:
@@ -225,6 +270,102 @@ def slide_types(cells) -> list[str]:
     return types
 
 
+def _markdown_blocks(source: str) -> list[str]:
+    """A Markdown cell's blocks (paragraphs, lists, display math, fenced code), in order."""
+    blocks, current, fence, math_open = [], [], False, False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fence = not fence
+        elif fence:
+            pass
+        elif math_open:                               # inside a $$ ... $$ block
+            math_open = not stripped.endswith("$$")
+        elif stripped.startswith("$$"):
+            math_open = stripped == "$$" or not stripped.endswith("$$")
+        if not stripped and not fence and not math_open and current:
+            blocks.append("\n".join(current))
+            current = []
+        elif stripped or current:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _new_id(cell, k: int) -> None:
+    """A part of a split cell gets an id of its own (cell ids are unique in a notebook)."""
+    if "id" in cell:
+        cell.id = f"{cell.id[:58]}-p{k}"
+
+
+def _split_markdown(cell) -> list:
+    """A Markdown cell taller than a slide as several cells, each fitting one (blocks kept
+    whole); the continuations start subslides of their own."""
+    parts, chunk = [], []
+    for block in _markdown_blocks(cell.source):
+        if chunk and markdown_height("\n\n".join(chunk + [block])) > BUDGET:
+            parts.append(chunk)
+            chunk = []
+        chunk.append(block)
+    parts.append(chunk)
+    cells = []
+    for k, chunk in enumerate(parts):
+        part = copy.deepcopy(cell)
+        part.source = "\n\n".join(chunk)
+        if k:
+            part.metadata[OVERRIDE] = "subslide"
+            _new_id(part, k)
+        cells.append(part)
+    return cells
+
+
+def _split_code(cell) -> list:
+    """A code cell taller than a slide as its input, then its outputs on subslides of their own
+    (as many as the outputs need, each output kept whole)."""
+    groups, group, used = [], [], 0.0
+    for output in cell.outputs:
+        height = outputs_height({"outputs": [output]})
+        if group and used + height > BUDGET:
+            groups.append(group)
+            group, used = [], 0.0
+        group.append(output)
+        used += height
+    if group:
+        groups.append(group)
+    source = copy.deepcopy(cell)
+    source.outputs = []
+    cells = [source] if cell.source.strip() else []
+    for k, group in enumerate(groups, start=1):
+        shown = copy.deepcopy(cell)
+        _new_id(shown, k)
+        shown.outputs = group
+        shown.metadata.setdefault("transient", {})["remove_source"] = True
+        shown.metadata[OVERRIDE] = "subslide"
+        cells.append(shown)
+    return cells
+
+
+def deck_cells(cells) -> list:
+    """The cells a deck shows: a Markdown cell taller than a slide is split at its blocks, a code
+    cell taller than a slide into its input and its outputs (a deck only: RISE shows the cells
+    as they are, and scrolls). Cells the rule skips are left as they are."""
+    types = slide_types(cells)
+    shown = []
+    for cell, kind in zip(cells, types):
+        if kind in ("skip", "notes"):
+            shown.append(cell)
+        elif cell.cell_type == "markdown" and markdown_height(cell.source) > BUDGET:
+            shown.extend(_split_markdown(cell))
+        elif (cell.cell_type == "code" and cell.get("outputs") and input_height(cell) > 0
+              and code_height(cell) > BUDGET) or (
+                cell.cell_type == "code" and outputs_height(cell) > BUDGET):
+            shown.extend(_split_code(cell))
+        else:
+            shown.append(cell)
+    return shown
+
+
 def with_slide_metadata(nb) -> nbformat.NotebookNode:
     """A copy of `nb` whose cells carry the rule's `slideshow` metadata and no other."""
     nb = copy.deepcopy(nb)
@@ -243,8 +384,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
     A deck has no kernel, and the widget manager would come from a CDN. The state that nbconvert
     saved when the notebook ran (notebook metadata) has each widget's last values: tqdm's bars
-    become their final bar, controls a label with their value, and the outputs of an Output
-    widget (interact) plain outputs. Without a saved state, the text/plain form is kept.
+    become their final bar, the outputs of an Output widget (interact) plain outputs, and
+    controls (sliders...) are left out: on a slide they could not move. Without a saved state, the
+    text/plain form is kept.
     """
     nb = nbformat.read(path, as_version=4)
     widgets = nb.metadata.pop("widgets", {})
@@ -285,10 +427,8 @@ def _widget_html(model_id: str, state: dict) -> str:
     if name.endswith("ProgressModel"):
         return (f'<span>{description}</span><progress value="{values.get("value", 0)}" '
                 f'max="{values.get("max", 1)}" style="width: 20em"></progress>')
-    if "value" in values and name != "OutputModel":          # sliders, dropdowns, check boxes
-        value = values["value"]
-        value = f"{value:.3g}" if isinstance(value, float) else html.escape(str(value))
-        return f"<span><b>{description}</b> {value}</span>"
+    # sliders, dropdowns, check boxes: a control that cannot move on a slide is left out; what
+    # it drove (an Output widget's last outputs, e.g. interact's figure) is shown
     return ""
 
 
@@ -424,8 +564,11 @@ def build_deck(path: Path, out_dir: Path, exporter=None) -> Path:
     """build/slides/NN_topic.slides.html from the committed notebook at `path`."""
     static = copy_static(out_dir)
     exporter = exporter or _exporter(out_dir, static)
-    nb = with_slide_metadata(read_notebook(path))
-    resources = {"metadata": {"name": path.stem, "path": str(path.parent)},
+    nb = read_notebook(path)
+    nb.cells = deck_cells(nb.cells)
+    nb = with_slide_metadata(nb)
+    resources = {"course_fit_min_zoom": FIT_MIN_ZOOM,
+                 "metadata": {"name": path.stem, "path": str(path.parent)},
                  "course_nav": " · ".join([_link("index.html", "all decks"),
                                            _link("../html/index.html", "course site")]),
                  "course_mathjax_config": _relative(static / MATHJAX_LOCAL_CONFIG, out_dir)}
@@ -474,7 +617,18 @@ def apply_metadata(path: Path, output: Path | None = None) -> list[str]:
     data["metadata"]["rise"] = dict(RISE_SETTINGS)
     (output or path).parent.mkdir(parents=True, exist_ok=True)
     (output or path).write_text(_dump_ipynb(data), encoding="utf-8")
+    rise_css(output or path)
     return types
+
+
+def rise_css(notebook: Path) -> Path:
+    """NN_topic.css beside the notebook: RISE asks for it (after the folder's rise.css) whether
+    it exists or not, and a missing one comes back as an HTML error page that the browser refuses
+    as a style sheet (a console error on every slideshow). Written once; an edited one is kept."""
+    path = notebook.with_suffix(".css")
+    if not path.exists():
+        path.write_text(RISE_LECTURE_CSS.format(name=notebook.stem), encoding="utf-8")
+    return path
 
 
 def twins(path: Path) -> list[Path]:
@@ -553,7 +707,8 @@ li {{ margin: 0.3em 0; font-size: 1.1em; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>Keys in a deck: arrows or space to move on (&darr; for the steps of a section), <kbd>S</kbd>
+<p>Keys in a deck: &rarr; or space to move on (through every slide: a section's steps
+stack below its first slide, &darr;), <kbd>S</kbd>
 for the speaker view, <kbd>Esc</kbd> for the overview, <kbd>F</kbd> for full screen.
 Also: {site}.</p>
 <ol>

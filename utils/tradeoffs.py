@@ -1,11 +1,15 @@
 """What the ELBO trades off (unit 06): the rate/distortion split, the β-weighted loss, KL warm-up,
-active units and the importance-weighted bound as a training loss. The one reusable copy: lecture 06
+active units, the importance-weighted bound as a training loss, the split of the rate into
+information and the aggregate posterior's KL, and the cost of a training step. The one reusable copy: lecture 06
 writes each out and checks it equal to these; the unit-06 self-checks and the benchmarks import them.
 Every function works on :class:`utils.vae.VAE` and binary images, in nats per image.
 """
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from typing import Callable
 
 import torch
 
@@ -91,3 +95,76 @@ def active_units(z_loc: torch.Tensor, threshold: float = 0.01) -> tuple[int, tor
                          f"got shape {tuple(z_loc.shape)}")
     variance = z_loc.var(0, unbiased=False)
     return int((variance > threshold).sum()), variance
+
+
+def information_terms(z_loc: torch.Tensor, z_scale: torch.Tensor,
+                      z: torch.Tensor, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rate split in two, per image, for the N posteriors q(z|x_n) = N(z_loc, z_scale²) (N, z_dim)
+    and one code z_m ~ q(z|x_m) for each of the first M ≤ N images (z: (M, z_dim)):
+    (log q(z_m|x_m) − log q(z_m), log q(z_m) − log p(z_m)), shape (M,) each, where
+    q(z) = (1/N) Σ_n q(z|x_n) is the aggregate posterior of all N images and p(z) = N(0, I).
+    Their means estimate the mutual information I_q(X; Z) between the image (one of N, equally
+    likely) and its code, at most log N because q(z) ≥ q(z|x_m) / N, and KL(q(z) ‖ p(z)); their sum
+    averages to the mean rate: R̄ = I_q(X; Z) + KL(q(z) ‖ p(z)) (Hoffman & Johnson, 2016).
+    Float64 on the CPU; log q(z_m|x_n) for all n comes from one matrix product per ``chunk`` codes."""
+    z_loc, z_scale, z = (t.detach().cpu().double() for t in (z_loc, z_scale, z))
+    if z_loc.dim() != 2 or z_scale.shape != z_loc.shape:
+        raise ValueError(f"z_loc and z_scale must both have shape (N, z_dim), got "
+                         f"{tuple(z_loc.shape)} and {tuple(z_scale.shape)}")
+    if z.dim() != 2 or z.shape[1] != z_loc.shape[1] or len(z) > len(z_loc):
+        raise ValueError(f"z must hold one code of the first M <= {len(z_loc)} images, shape "
+                         f"(M, {z_loc.shape[1]}), got {tuple(z.shape)}")
+    n, z_dim = z_loc.shape
+    precision = z_scale.pow(-2)                                           # (N, z_dim)
+    # log q(z|x_n) = −½ Σ_d z_d² / σ_nd² + Σ_d z_d μ_nd / σ_nd² + offset_n
+    weights = torch.cat([-0.5 * precision, z_loc * precision], 1).T      # (2 z_dim, N)
+    offset = (-0.5 * (z_loc.pow(2) * precision).sum(-1) - z_scale.log().sum(-1)
+              - 0.5 * z_dim * math.log(2 * math.pi))                      # (N,)
+    log_q_aggregate = torch.cat([
+        torch.logsumexp(torch.addmm(offset, torch.cat([zc.pow(2), zc], 1), weights), 1)
+        for zc in z.split(count(chunk, "chunk"))]) - math.log(n)
+    normal = torch.distributions.Normal
+    log_q_own = normal(z_loc[:len(z)], z_scale[:len(z)]).log_prob(z).sum(-1)
+    log_prior = normal(0.0, 1.0).log_prob(z).sum(-1)
+    return log_q_own - log_q_aggregate, log_q_aggregate - log_prior
+
+
+def seconds_per_step(losses: dict[str, Callable], make_model: Callable[[], torch.nn.Module],
+                     x: torch.Tensor, steps: int = 5, rounds: int = 7) -> dict[str, list[float]]:
+    """Wall time of one training step (binarize the minibatch ``x``, loss, backward, Adam step),
+    in seconds, for each ``losses[name](model, x)`` (a per-image loss) on its own fresh model from
+    ``make_model()``. After one untimed step each, ``rounds`` rounds time ``steps`` steps of every
+    loss in turn, so that a change of machine load falls on all of them alike; returns, for each
+    name, the mean time per step in each round (take the median; compare within a round)."""
+    steps, rounds = count(steps, "steps"), count(rounds, "rounds")
+    models = {name: make_model() for name in losses}
+    optimizers = {name: torch.optim.Adam(models[name].parameters(), lr=1e-3) for name in losses}
+
+    def step(name: str) -> None:
+        loss = losses[name](models[name], torch.bernoulli(x)).mean()
+        optimizers[name].zero_grad()
+        loss.backward()
+        optimizers[name].step()
+
+    def synchronize() -> None:
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+
+    for name in losses:
+        step(name)
+    times: dict[str, list[float]] = {name: [] for name in losses}
+    for _ in range(rounds):
+        for name in losses:
+            synchronize()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step(name)
+            synchronize()
+            times[name].append((time.perf_counter() - start) / steps)
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], slow: str, fast: str) -> tuple[float, float, float]:
+    """(median, min, max) over rounds of times[slow] / times[fast], each ratio within one round."""
+    ratios = [a / b for a, b in zip(times[slow], times[fast])]
+    return statistics.median(ratios), min(ratios), max(ratios)

@@ -26,6 +26,8 @@ html_theme = "sphinx_book_theme"
 html_title = "Latent variable models"
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
+html_js_files = [("course.js", {"defer": "defer"})]   # search snippets, arrow keys in code
+html_favicon = "_static/favicon.svg"
 html_extra_path = ["_extra"]         # the notebooks' .ipynb / .md / .py, next to their pages
 html_copy_source = False
 html_show_sourcelink = False
@@ -35,5 +37,17 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,    # each page links its own three forms instead
     "use_fullscreen_button": False,
-    "navigation_with_keys": True,
+    "navigation_with_keys": True,    # ← →: previous, next page (course.js: not inside code)
+    "footer_content_items": ["copyright.html"],     # not the theme's "By Author name not set"
+    # pydata-sphinx-theme fills an unset navbar_persistent with a search field, which renders its
+    # whole top bar: a second search box and a hidden copy of the ☰ and "contents" buttons that
+    # comes first in the page, so the theme's script binds the sidebars to the hidden copies.
+    "navbar_persistent": [],
 }
+html_context = {"default_mode": "auto"}   # empty, the theme logs "Got invalid theme mode"
+
+
+def setup(app):
+    from tools.site import sized_images          # the builder's own module (python -m tools.site)
+
+    app.connect("html-page-context", sized_images)

@@ -6,7 +6,12 @@ window.MathJax = {
             processEscapes: true, processClass: "math|output_area|cell_output",
             ignoreClass: "tex2jax_ignore|mathjax_ignore"},
   "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
-               linebreaks: {automatic: true}},
+               // a display too wide for the column scrolls in its box (course.css) rather than
+               // break at a point MathJax picks (inside an underbrace, say)
+               linebreaks: {automatic: false},
+               // HTML-CSS declares a blank fallback font at url('about:blank'), which Chromium
+               // refuses with a console error: a local() source names the same nothing quietly
+               styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local('MathJax_Blank')"}}},
   SVG: {font: "STIX-Web"},
   NativeMML: {styles: {
     '[mathvariant="double-struck"]': {"font-family": "serif"},

@@ -8,14 +8,19 @@ Shared by every unit:
   ✗ carries it: later ✗ lines of the group follow from the same mistake or are about the details);
 - :func:`make_ready`: the ``ready(...)`` guard of cells that *use* the student's functions;
 - :func:`number`: numbers in messages, short whatever their size;
-- in IPython, a cell that calls an unwritten function (``raise NotImplementedError``) shows one
-  line naming the function instead of a traceback (:func:`_short_not_implemented`).
+- :data:`LINE`: every ✗ line has at most 120 characters (:meth:`SelfCheck._report` cuts what the
+  student's code produced to fit; a hint too long to fit is the check's bug, raised in strict mode);
+- in IPython, a cell that calls an unwritten function (the exercise's ``raise NotImplementedError``)
+  shows one line naming the function instead of a traceback, and so does a cell that names an
+  exercise function whose cell has not run yet (:func:`short_error`).
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,6 +32,12 @@ from ..runtime import env_flag
 
 STRICT_ENV = "LVM_STRICT_CHECKS"
 PASS, FAIL = "\u2713", "\u2717"
+LINE = 120          # the longest ✗ line, in characters: readable in a narrow notebook
+MIN_PROBLEM = 24    # characters of the problem kept when a ✗ line is cut to LINE
+
+
+class LineTooLong(ValueError):
+    """A check's ✗ line cannot fit in LINE characters: its name, label and hint are too long."""
 
 
 class SelfCheckFailed(AssertionError):
@@ -65,9 +76,7 @@ class SelfCheck:
                 if not issubclass(exc_type, Exception) or env_flag(STRICT_ENV):
                     return False  # Ctrl-C, or strict mode: a bug in the check must surface
                 self._report("the check could not finish", f"{exc_type.__name__}: {one_line(exc)}",
-                             "your function returned something unexpected (compare its type, "
-                             "shape and dtype with the docstring); if all looks right, tell the "
-                             "course authors")
+                             "compare your result with the docstring")
         finally:
             self._open = False
         if self.failed and env_flag(STRICT_ENV):
@@ -89,8 +98,7 @@ class SelfCheck:
         self.failed += 1
         shown = hint and not self._hinted   # one hint per group: the first ✗ carries it
         self._hinted = self._hinted or bool(hint)
-        where = f"{self.name}: {what}" if what else self.name
-        print(f"{FAIL} {where}: {one_line(problem)}" + (f". Hint: {hint}" if shown else ""))
+        print(fit_line(self.name, what, one_line(problem), hint if shown else ""))
         return False
 
     def call(self, fn: Callable, *args, what: str | None = None, quiet: bool = False,
@@ -101,14 +109,17 @@ class SelfCheck:
         label = what or f"{getattr(fn, '__name__', 'your function')} runs"
         try:
             result = fn(*args, **kwargs)
-        except NotImplementedError:   # one short line, whatever the label
+        except NotImplementedError as err:
+            if not is_stub(err):   # torch's NotImplementedError (e.g. a dtype it lacks): a bug
+                self._report(label, f"raised NotImplementedError: {one_line(err)}",
+                             "torch lacks an operation for this dtype: call your function by hand")
+                raise _Abort from None
             self._report(label if len(label) < 30 else "", "not implemented yet",
                          "write your code in place of the `raise` line")
             raise _Abort from None
         except Exception as err:  # a student's bug: one line, not a traceback wall
             self._report(label, f"raised {type(err).__name__}: {one_line(err)}",
-                         "fix the error in your function: call it by hand on a small input "
-                         "to see the full traceback")
+                         "call it by hand to see the traceback")
             raise _Abort from None
         if not quiet:
             self._report(label, None)
@@ -165,6 +176,44 @@ class SelfCheck:
                             f"(tolerance {atol:g} + {rtol:g}·|reference|)", hint)
 
 
+def _cut(text: str, room: int) -> str:
+    """``text`` in at most ``room`` characters, cut at a word's end when one is near, with " …"."""
+    if len(text) <= room:
+        return text
+    cut = text[:max(room - 2, 1)]
+    if " " in cut[len(cut) // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,:;.") + " \u2026"
+
+
+def fit_line(name: str, what: str, problem: str, hint: str = "", width: int = LINE) -> str:
+    """The ✗ line ``✗ name: what: problem. Hint: hint`` in at most ``width`` characters.
+
+    The label ``what`` (the check's own words) is cut first, down to MIN_PROBLEM characters, then
+    the problem (what the student's code gave: an error message, numbers), down to MIN_PROBLEM
+    too; the name and the hint are never cut. When even that does not fit, the check's own text is too long: in strict
+    mode ($LVM_STRICT_CHECKS, the test suite) that raises :class:`LineTooLong`; a student gets the
+    line cut at ``width``."""
+    tail = f". Hint: {hint}" if hint else ""
+
+    def line(w: str, p: str) -> str:
+        return f"{FAIL} {name}: {w}: {p}{tail}" if w else f"{FAIL} {name}: {p}{tail}"
+
+    full = line(what, problem)
+    if len(full) <= width:
+        return full
+    if what:   # the label first: the problem holds what the student's code gave
+        what = _cut(what, max(width - len(line("", problem)) - 2, min(MIN_PROBLEM, len(what))))
+    problem = _cut(problem, max(width - len(line(what, "")), min(MIN_PROBLEM, len(problem))))
+    fitted = line(what, problem)
+    if len(fitted) <= width:
+        return fitted
+    if env_flag(STRICT_ENV):
+        raise LineTooLong(f"a \u2717 line of {len(fitted)} characters (at most {width}): shorten "
+                          f"the check's label or hint: {fitted!r}")
+    return fitted[:width - 1] + "\u2026"
+
+
 def number(value: Any) -> str:
     """A number for a message, short at any size: 544.1, 0.0123, 4.71e+25, inf, nan."""
     try:
@@ -184,6 +233,8 @@ def make_ready(parts: dict[str, tuple[str, Callable[[Callable], None]]]) -> Call
     silently and returns True when all pass; otherwise it prints one line naming the functions to
     finish first and returns False, so that a cell that uses them reads ``if unit01.ready(pca):``
     and skips itself instead of failing with a traceback or drawing empty axes."""
+
+    _WRITTEN_IN.update({name: where for name, (where, _) in parts.items()})
 
     def ready(*functions: Callable) -> bool:
         unfinished, names = [], []
@@ -236,26 +287,82 @@ def _listed(described: list[str], names: list[str], width: int = 90) -> str:
             return text
 
 
+def _outside_packages(filename: str) -> bool:
+    """True for code the student wrote: a notebook cell or their own file, not an installed
+    package and not ``utils``."""
+    import utils
+    package = str(Path(utils.__file__).resolve().parent)
+    return "site-packages" not in filename and not filename.startswith(package)
+
+
+def is_stub(error: BaseException) -> bool:
+    """True when ``error`` is the course's stub: a ``raise NotImplementedError`` line written in a
+    notebook cell or a student's file (the exercise's ``raise NotImplementedError("exercise: ...")``).
+    torch raises NotImplementedError too, for operations a dtype lacks (``bool_tensor - 1``): those
+    are bugs to show, not unwritten code."""
+    if not isinstance(error, NotImplementedError):
+        return False
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_code.co_filename
+    line = linecache.getline(where, tb.tb_lineno, tb.tb_frame.f_globals).strip()
+    return _outside_packages(where) and bool(_RAISE_STUB.match(line))
+
+
+_RAISE_STUB = re.compile(r"raise\s+NotImplementedError\b")
+
+
 def _unwritten_function(tb) -> str:
     """The student's function that raised: the innermost frame of ``tb`` outside installed
     packages and outside ``utils`` (a function defined in a notebook cell or the student's file)."""
-    import utils
-    package = str(Path(utils.__file__).resolve().parent)
     name = "a function"
     while tb is not None:
         code = tb.tb_frame.f_code
-        where = code.co_filename
-        if (code.co_name != "<module>" and "site-packages" not in where
-                and not where.startswith(package)):
+        if code.co_name != "<module>" and _outside_packages(code.co_filename):
             name = f"`{code.co_name}`"
         tb = tb.tb_next
     return name
 
 
-def _short_not_implemented(shell, etype, evalue, tb, tb_offset=None):
-    """IPython handler: an unwritten exercise function gives one line, not a traceback."""
-    return [f"\u23ed {_unwritten_function(tb)} is not written yet: replace its "
-            "`raise NotImplementedError` with your code, run that cell, then this one"]
+#: Where each exercise function is written ("Part 1"), by name: filled by :func:`make_ready`, read by
+#: the IPython handler when a cell names a function whose cell has not run yet.
+_WRITTEN_IN: dict[str, str] = {}
+
+
+def short_error(evalue: BaseException, tb) -> str | None:
+    """The one line a student sees for ``evalue`` raised in a cell, or None for a full traceback:
+    a call of an unwritten exercise function (the course's stub), or a cell that names an
+    exercise function before that function's cell has run."""
+    if isinstance(evalue, NotImplementedError) and is_stub(evalue):
+        return (f"\u23ed {_unwritten_function(tb)} is not written yet: replace its "
+                "`raise NotImplementedError` with your code, run that cell, then this one")
+    name = getattr(evalue, "name", None)
+    if type(evalue) is NameError and name in _WRITTEN_IN:
+        return (f"\u23ed `{name}` is not defined yet: run the cell that defines it "
+                f"({_WRITTEN_IN[name]}) first, then this one")
+    return None
+
+
+def _short_errors(shell, etype, evalue, tb, tb_offset=None):
+    """IPython handler (``set_custom_exc``) for NotImplementedError and NameError: one line for the
+    cases of :func:`short_error`, IPython's usual traceback for everything else.
+
+    IPython (8.x and 9.x alike) discards what a custom handler returns, so the handler shows the
+    line itself, through ``shell._showtraceback``: in a kernel that is an ``error`` message whose
+    traceback is that one line (what JupyterLab and nbclient show), in a terminal it is printed.
+    The cell still fails, so "Run All" stops there unless the cell is tagged ``raises-exception``."""
+    try:
+        line = short_error(evalue, tb)
+    except Exception:   # never let the handler break: IPython would unregister it
+        line = None
+    if line is None:
+        shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)
+    else:
+        shell._showtraceback(etype, evalue, [line])
+    return None
 
 
 def _install_short_errors() -> None:
@@ -265,7 +372,7 @@ def _install_short_errors() -> None:
         return
     shell = get_ipython()
     if shell is not None and hasattr(shell, "set_custom_exc"):
-        shell.set_custom_exc((NotImplementedError,), _short_not_implemented)
+        shell.set_custom_exc((NotImplementedError, NameError), _short_errors)
 
 
 _install_short_errors()

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import SelfCheck, _Abort, make_ready, number
+from . import SelfCheck, _Abort, is_stub, make_ready, number
 from .._validate import describe, one_line
 
 NOT_WRITTEN = "write your code in place of the `raise` line"
@@ -92,10 +92,10 @@ def _run(sc: SelfCheck, fn: Callable, *args, what: str = "runs", note: str = "")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = fn(*args)
-    except NotImplementedError:
-        sc.true(what, False, "not implemented yet", NOT_WRITTEN)
-        raise _Abort from None
     except Exception as err:  # the student's bug: one line, not a traceback wall
+        if is_stub(err):      # the exercise's stub (not torch's NotImplementedError)
+            sc.true(what, False, "not implemented yet", NOT_WRITTEN)
+            raise _Abort from None
         message = one_line(err)
         message = message if len(message) <= 36 else message[:35] + "…"
         sc.true(what, False, f"raised {type(err).__name__}: {message}",
@@ -240,7 +240,10 @@ def check_ppca_mle(ppca_mle) -> None:
 
 
 def check_ppca_posterior(ppca_posterior) -> None:
-    """``ppca_posterior(x, W, mu, sigma2)`` must return (z_loc (N, d), z_cov (d, d))."""
+    """``ppca_posterior(x, W, mu, sigma2, observed=None)`` must return (z_loc (N, d), z_cov (d, d)):
+    the posterior given every pixel, then given only the pixels where the boolean mask ``observed``
+    (D,) is True (conditioning the joint Gaussian of (z, x_observed), which the lecture does not
+    write out)."""
     x = _toy_data(n=8)
     z_dim = 2
     W, mu, sigma2 = _random_model(x, z_dim)
@@ -250,6 +253,13 @@ def check_ppca_posterior(ppca_posterior) -> None:
     z_loc_ref = (x - mu) @ gain.T
     z_cov_ref = torch.eye(z_dim, dtype=x.dtype) - gain @ W
     M = W.T @ W + sigma2 * torch.eye(z_dim, dtype=x.dtype)
+    seen = torch.tensor([True, False, True, True, False, True])            # 4 of the 6 pixels
+    o = seen.nonzero().squeeze(1)
+    gain_o = torch.linalg.solve(W[o] @ W[o].T + sigma2 * torch.eye(len(o), dtype=x.dtype), W[o]).T
+    z_loc_o = (x[:, o] - mu[o]) @ gain_o.T
+    z_cov_o = torch.eye(z_dim, dtype=x.dtype) - gain_o @ W[o]
+    zero_filled = (x * seen - mu) @ gain.T                                  # unseen pixels set to 0
+    mean_filled = ((x - mu) * seen) @ gain.T                                # unseen set to their mean
     with SelfCheck("ppca_posterior") as sc:
         out = _run(sc, ppca_posterior, x, W, mu, sigma2)
         z_loc, z_cov = _parts(sc, out, ("z_loc", "z_cov"), "returns two things")
@@ -260,6 +270,29 @@ def check_ppca_posterior(ppca_posterior) -> None:
                  mistakes=((x @ gain.T, "the mean of uncentred x", "subtract mu first: x − mu"),))
         _compare(sc, "posterior covariance σ²M⁻¹", z_cov, z_cov_ref, "σ² M⁻¹, not M σ⁻²",
                  mistakes=((torch.linalg.inv(M), "M⁻¹ without σ²", "σ² M⁻¹: multiply by sigma2"),))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out, error = ppca_posterior(x, W, mu, sigma2, observed=seen), None
+        except Exception as err:
+            out, error = None, err
+        if isinstance(error, TypeError) and "observed" in str(error):
+            sc.true("4 of 6 seen", False, "takes no argument `observed`",
+                    "add the argument observed=None")
+            raise _Abort
+        if error is not None:   # the student's bug, reported in one line by _run
+            out = _run(sc, lambda: ppca_posterior(x, W, mu, sigma2, observed=seen),
+                       what="4 of 6 seen: runs")
+        z_loc, z_cov = _parts(sc, out, ("z_loc", "z_cov"), "4 of 6 seen")
+        ignored = "use only the seen pixels: x[:, observed], W[observed]"
+        _compare(sc, "4 of 6 seen: mean", z_loc, z_loc_o, ignored,
+                 mistakes=((z_loc_ref, "the mean given every pixel", ignored),
+                           (zero_filled, "unseen pixels as 0", ignored),
+                           (mean_filled, "unseen pixels as μ", "drop the unseen rows of W too")))
+        _compare(sc, "4 of 6 seen: covariance", z_cov, z_cov_o,
+                 "σ² M_o⁻¹ with M_o = W_oᵀW_o + σ²I (W_o: the seen rows)",
+                 mistakes=((z_cov_ref, "the covariance given every pixel",
+                            "M_o = W_oᵀW_o + σ²I: only the seen rows of W"),))
 
 
 def check_ppca_e_step(ppca_e_step) -> None:

@@ -358,7 +358,7 @@ def _surrogate_statistics(sc: SelfCheck, fn: Callable, vae: VAE, x: torch.Tensor
         for _ in range(repeats):
             e = torch.randn(len(x), 2, generator=noise).to(x.device)
             grads.append(_flat(torch.autograd.grad(loss_fn(vae, x, e, *args).mean(), heads)))
-        g = torch.stack(grads).double().cpu()
+        g = torch.stack(grads).cpu().double()
         return g.mean(0), g.var(0)
 
     m_pw, v_pw = moments(negative_elbo)

@@ -1,14 +1,16 @@
 """Self-checks for exercise 04: the VAE loss written by hand, and a continuous-Bernoulli decoder.
 
-The student writes ``reparameterize(z_loc, z_scale, eps=None)``, ``gaussian_kl(z_loc, z_scale)``,
-``negative_elbo(vae, x, eps=None)`` (``vae`` a :class:`utils.vae.VAE`), and, for grey-level images,
-``cb_log_norm(logits)`` and ``cb_negative_elbo(vae, x, eps=None)``. Each check runs the student's
+The student writes ``reparameterize(z_loc, z_log_var, eps=None)`` and ``gaussian_kl(z_loc, z_log_var)``
+(the guide parameterised by its log-variance ℓ = log σ², as many VAE codes do; the lecture uses σ),
+``negative_elbo(vae, x, eps=None)`` (``vae`` a :class:`utils.vae.VAE`, whose encoder returns σ), and,
+for grey-level images, ``cb_log_norm(logits)`` and ``cb_negative_elbo(vae, x, eps=None)``. Each check runs the student's
 function on fixed inputs and compares it with a reference; a failure names what differs, by how much,
 and the most likely cause, in one line of at most 120 characters. A function built on others is
 checked with the *reference* versions of those injected in its place (so one mistake gives one ✗, in
 the check of the function that has it), and the training check first asks that every function it
 uses passes its own check. Every random number comes from a fixed seed, so a check passes or fails
-the same way on every run, and pass lines carry no numbers.
+the same way on every run, and pass lines carry no numbers. The losses must stay exact where the
+decoder saturates (logits ±40), the rule of exercise 02: BCE on sigmoid(logits) is not the loss.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def _hint(actual: torch.Tensor, candidates: dict[str, torch.Tensor], default: st
 
 
 def _gap(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return (actual.detach().double() - expected.detach().double()).abs().max().item()
+    return (actual.detach().cpu().double() - expected.detach().cpu().double()).abs().max().item()
 
 
 def _compare(sc: SelfCheck, what: str, actual, expected: torch.Tensor, hint: str,
@@ -111,48 +113,54 @@ def _logits_as_probs(sc: SelfCheck, fn: Callable, *args, distribution: str = "Be
 
 
 # ---- Part 1 · reparameterize --------------------------------------------------------------------
-def reference_reparameterize(z_loc: torch.Tensor, z_scale: torch.Tensor,
+def reference_reparameterize(z_loc: torch.Tensor, z_log_var: torch.Tensor,
                              eps: torch.Tensor | None = None) -> torch.Tensor:
+    """z = z_loc + σ ⊙ eps with σ = exp(z_log_var / 2): the guide parameterised by its log-variance."""
     if eps is None:
         eps = torch.randn_like(z_loc)
-    return z_loc + z_scale * eps
+    return z_loc + torch.exp(0.5 * z_log_var) * eps
 
 
 def check_reparameterize(reparameterize: Callable) -> None:
-    """z = z_loc + z_scale ⊙ eps on fixed inputs; gradients reach z_loc and z_scale; own noise."""
+    """z = z_loc + exp(z_log_var / 2) ⊙ eps on fixed inputs; gradients reach z_loc and z_log_var;
+    own noise when eps is None."""
     z_loc, z_scale, eps = _inputs()
+    z_log_var = 2 * z_scale.log()
     with SelfCheck("reparameterize") as sc:
-        z = sc.call(reparameterize, z_loc, z_scale, eps, what="reparameterize(z_loc, z_scale, eps) runs")
+        z = sc.call(reparameterize, z_loc, z_log_var, eps,
+                    what="reparameterize(z_loc, z_log_var, eps) runs")
         sc.shape("z", z, (N, Z_DIM), hint="one entry per image and latent dimension, like z_loc")
         hint = _hint(z, {
-            "z_scale is the std: do not square it": z_loc + z_scale**2 * eps,
-            "z_scale is a std, not a log-scale: no exp": z_loc + z_scale.exp() * eps,
-        }, "use the eps given; draw noise only if eps is None")
-        _compare(sc, "z = z_loc + z_scale ⊙ eps", z, z_loc + z_scale * eps, hint, tol=1e-5)
+            "z_log_var is log σ², not σ: σ = exp(z_log_var / 2)": z_loc + z_log_var * eps,
+            "exp(z_log_var) is the variance: σ = exp(z_log_var / 2)": z_loc + z_log_var.exp() * eps,
+        }, "z = z_loc + exp(z_log_var / 2) * eps, with the eps given")
+        _compare(sc, "z = z_loc + exp(z_log_var / 2) ⊙ eps", z, z_loc + z_scale * eps, hint, tol=1e-5)
 
-        loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
-        z = sc.call(reparameterize, loc, scale, eps, what="reparameterize runs on inputs that need grad",
+        loc, log_var = z_loc.clone().requires_grad_(), z_log_var.clone().requires_grad_()
+        z = sc.call(reparameterize, loc, log_var, eps, what="reparameterize runs on inputs that need grad",
                     quiet=True)
         sc.shape("z from inputs that need grad", z, (N, Z_DIM), quiet=True)
         if not z.requires_grad:
-            sc.true("gradients reach z_loc, z_scale", False, "z has no gradient",
+            sc.true("gradients reach z_loc, z_log_var", False, "z has no gradient",
                     "no .detach(), .item(), NumPy or .sample()")
         else:
-            grad_loc, grad_scale = torch.autograd.grad(z.sum(), (loc, scale), allow_unused=True)
-            ok = (grad_loc is not None and grad_scale is not None
-                  and _near(grad_loc, torch.ones_like(loc), 1e-5) and _near(grad_scale, eps, 1e-5))
-            sc.true("∂z/∂z_loc = 1 and ∂z/∂z_scale = eps", ok, "wrong gradients",
-                    "compute z = z_loc + z_scale * eps in torch")
+            grad_loc, grad_log_var = torch.autograd.grad(z.sum(), (loc, log_var), allow_unused=True)
+            ok = (grad_loc is not None and grad_log_var is not None
+                  and _near(grad_loc, torch.ones_like(loc), 1e-5)
+                  and _near(grad_log_var, 0.5 * z_scale * eps, 1e-5))
+            sc.true("∂z/∂z_loc = 1 and ∂z/∂z_log_var = σ·eps/2", ok, "wrong gradients",
+                    "z = z_loc + torch.exp(z_log_var / 2) * eps, in torch")
 
         with torch.random.fork_rng():
             torch.manual_seed(0)
             n = 200_000
-            big_loc, big_scale = torch.tensor([1.5, -0.5]).expand(n, 2), torch.tensor([0.5, 2.0]).expand(n, 2)
-            z = sc.call(reparameterize, big_loc, big_scale, what="reparameterize(z_loc, z_scale) "
-                        "without eps runs")
+            big_loc = torch.tensor([1.5, -0.5]).expand(n, 2)
+            big_std = torch.tensor([0.5, 2.0])
+            z = sc.call(reparameterize, big_loc, (2 * big_std.log()).expand(n, 2),
+                        what="reparameterize(z_loc, z_log_var) without eps runs")
         if isinstance(z, torch.Tensor) and z.shape == (n, 2) and z.is_floating_point():
             mean, std = z.mean(0), z.std(0)
-            sc.true("own noise when eps is None", _near(mean, big_loc[0], 0.02) and _near(std, big_scale[0], 0.02),
+            sc.true("own noise when eps is None", _near(mean, big_loc[0], 0.02) and _near(std, big_std, 0.02),
                     f"mean {[round(v, 2) for v in mean.tolist()]}, std {[round(v, 2) for v in std.tolist()]}",
                     "draw eps = torch.randn_like(z_loc)")
         else:
@@ -161,38 +169,48 @@ def check_reparameterize(reparameterize: Callable) -> None:
 
 
 # ---- Part 2 · gaussian_kl -----------------------------------------------------------------------
+def reference_gaussian_kl(z_loc: torch.Tensor, z_log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(z_loc, diag exp(z_log_var)) ‖ N(0, I)) per image: ½ Σ_j (μ_j² + e^ℓ_j − 1 − ℓ_j)."""
+    return 0.5 * (z_loc.pow(2) + z_log_var.exp() - 1 - z_log_var).sum(-1)
+
+
 def check_gaussian_kl(gaussian_kl: Callable) -> None:
-    """KL(N(z_loc, z_scale²) ‖ N(0, I)) per image against torch.distributions, and its gradient."""
+    """KL(N(z_loc, exp(z_log_var)) ‖ N(0, I)) per image against torch.distributions, and its
+    gradient."""
     z_loc, z_scale, _ = _inputs(1)
+    z_log_var = 2 * z_scale.log()
     q = Independent(Normal(z_loc, z_scale), 1)
     prior = Independent(Normal(torch.zeros_like(z_loc), torch.ones_like(z_scale)), 1)
     expected = kl_divergence(q, prior)
     with SelfCheck("gaussian_kl") as sc:
-        kl = sc.call(gaussian_kl, z_loc, z_scale, what="gaussian_kl(z_loc, z_scale) runs")
+        kl = sc.call(gaussian_kl, z_loc, z_log_var, what="gaussian_kl(z_loc, z_log_var) runs")
         sc.shape("KL", kl, (N,), hint="sum over the latent dimension, not over the batch")
-        per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
-        hint = _hint(kl, {
-            "you are missing the factor 1/2": 2 * expected,
-            "log σ² = 2·log(z_scale): you used log(z_scale)":
-                0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1),
-            "σ² = z_scale**2: z_scale is the std":
-                0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1),
-            "a sign is flipped: a KL is never negative": -expected,
-            "sum over the latent dimension, do not average": per_dim.mean(-1),
-        }, "KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)")
+        per_dim = 0.5 * (z_loc**2 + z_log_var.exp() - 1 - z_log_var)
+        nan_where_negative = (isinstance(kl, torch.Tensor) and kl.shape == (N,)
+                              and not torch.isfinite(kl.detach()).all()
+                              and bool((z_log_var[~torch.isfinite(kl.detach().cpu())] < 0).any()))
+        hint = "z_log_var can be < 0: σ² = exp(z_log_var)" if nan_where_negative \
+            else _hint(kl, {
+                "you are missing the factor 1/2": 2 * expected,
+                "log σ² is z_log_var itself: no factor 2": (per_dim - 0.5 * z_log_var).sum(-1),
+                "z_log_var is log σ², not log σ: σ² = exp(z_log_var)":
+                    0.5 * (z_loc**2 + (2 * z_log_var).exp() - 1 - 2 * z_log_var).sum(-1),
+                "a sign is flipped: a KL is never negative": -expected,
+                "sum over the latent dimension, do not average": per_dim.mean(-1),
+            }, "KL = ½ Σ_j (μ_j² + exp(ℓ_j) − 1 − ℓ_j), ℓ = z_log_var")
         value_ok = _compare(sc, "KL vs torch.distributions", kl, expected, hint, tol=1e-4)
-        zero = sc.call(gaussian_kl, torch.zeros(3, Z_DIM), torch.ones(3, Z_DIM), quiet=True,
+        zero = sc.call(gaussian_kl, torch.zeros(3, Z_DIM), torch.zeros(3, Z_DIM), quiet=True,
                        what="gaussian_kl runs at the prior itself")
         sc.shape("KL at the prior", zero, (3,), quiet=True)
         _compare(sc, "KL(N(0, I) ‖ N(0, I)) = 0", zero, torch.zeros(3), "check the −1 term", tol=1e-5)
-        loc, scale = z_loc.clone().requires_grad_(), z_scale.clone().requires_grad_()
-        kl = sc.call(gaussian_kl, loc, scale, what="gaussian_kl runs on inputs that need grad", quiet=True)
+        loc, log_var = z_loc.clone().requires_grad_(), z_log_var.clone().requires_grad_()
+        kl = sc.call(gaussian_kl, loc, log_var, what="gaussian_kl runs on inputs that need grad", quiet=True)
         ok = isinstance(kl, torch.Tensor) and kl.requires_grad
         if ok:
-            grad_loc, grad_scale = torch.autograd.grad(kl.sum(), (loc, scale), allow_unused=True)
-            ok = (grad_loc is not None and grad_scale is not None and _near(grad_loc, z_loc, 1e-4)
-                  and _near(grad_scale, z_scale - 1 / z_scale, 1e-4))
-        sc.true("∂KL/∂μ = μ, ∂KL/∂σ = σ − 1/σ", ok, "gradient missing or wrong",
+            grad_loc, grad_log_var = torch.autograd.grad(kl.sum(), (loc, log_var), allow_unused=True)
+            ok = (grad_loc is not None and grad_log_var is not None and _near(grad_loc, z_loc, 1e-4)
+                  and _near(grad_log_var, 0.5 * (z_log_var.exp() - 1), 1e-4))
+        sc.true("∂KL/∂μ = μ, ∂KL/∂ℓ = (e^ℓ − 1)/2", ok, "missing or wrong",
                 "torch ops only (no .item(), NumPy, math)" if value_ok else "fix the value first")
 
 
@@ -223,9 +241,10 @@ def _grey_images(seed: int = 0, n: int = N) -> torch.Tensor:
 
 
 def _check_loss(sc: SelfCheck, loss_fn: Callable, loss: torch.Tensor, vae: VAE, x: torch.Tensor,
-                eps: torch.Tensor, expected: torch.Tensor, reference: Callable, hint: str) -> None:
+                eps: torch.Tensor, expected: torch.Tensor, reference: Callable, hint: str) -> bool:
     """The loss's value ``loss`` on fixed inputs (``hint`` when it differs), that ``loss_fn`` runs
-    without eps, and its gradient for every parameter against ``reference``'s."""
+    without eps, and its gradient for every parameter against ``reference``'s. True when the value
+    matched."""
     value_ok = _compare(sc, "−ELBO value", loss, expected, hint, unit=" nats")
     loss = sc.call(loss_fn, vae, x, what="it runs without eps")
     sc.shape("loss without eps", loss, (N,), quiet=True)
@@ -241,15 +260,58 @@ def _check_loss(sc: SelfCheck, loss_fn: Callable, loss: torch.Tensor, vae: VAE, 
     sc.true("all gradients", not wrong,
             f"missing or wrong ({' and '.join(sorted(wrong))})",
             "build z with reparameterize, not .detach()" if value_ok else "fix the value first")
+    return value_ok
 
 
-NEGATIVE_ELBO_REFERENCES = dict(reparameterize=reference_reparameterize, gaussian_kl=reference_kl)
+SATURATED = 40.0          # |logit| of the saturated decoder: sigmoid rounds to exactly 1 in float32
+
+
+def _saturated_vae(seed: int = 0) -> VAE:
+    """The small VAE with a decoder sure of every pixel: logits ±SATURATED (nearly independent of z),
+    where BCE on sigmoid(logits) is no longer the log-likelihood (sigmoid rounds to 1, and torch
+    clamps log 0 to −100), and torch's ContinuousBernoulli clamps λ."""
+    vae = _small_vae(seed)
+    gen = torch.Generator().manual_seed(seed + 7)
+    last = vae.decoder.net[-1]
+    with torch.no_grad():
+        last.weight.mul_(0.01)
+        last.bias.copy_(SATURATED * torch.where(torch.rand(784, generator=gen) < 0.5, -1.0, 1.0))
+    return vae
+
+
+def _check_saturated(sc: SelfCheck, loss_fn: Callable, reference: Callable, x: torch.Tensor,
+                     candidates: dict, hint: str) -> None:
+    """The loss stays exact where the decoder saturates (logits ±40): the rule of exercise 02's
+    reconstruction loss, ``hint`` when it does not."""
+    vae, (_, _, eps) = _saturated_vae(), _inputs(4)
+    with torch.no_grad():
+        expected = reference(vae, x, eps)
+        loss = sc.call(loss_fn, vae, x, eps, quiet=True, what="it runs on saturated logits")
+        sc.shape("loss on saturated logits", loss, (N,), quiet=True)
+        wrong = {h: fn(vae, x, eps) for h, fn in candidates.items()}
+    _compare(sc, f"exact at saturated logits (±{SATURATED:.0f})", loss, expected,
+             _hint(loss, wrong, hint), unit=" nats")
+
+
+def _bce_of_sigmoid(log_norm: Callable | None = None) -> Callable:
+    """The typical mistake: −ELBO with F.binary_cross_entropy on sigmoid(logits) (plus log C)."""
+    def loss(vae, x, eps):
+        z_loc, z_scale = vae.encoder(x)
+        logits = vae.decoder(z_loc + z_scale * eps)
+        rec = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none")
+        extra = log_norm(logits) if log_norm is not None else 0.0
+        return reference_kl(z_loc, z_scale) + (rec - extra).sum(-1)
+    return loss
+
+
+NEGATIVE_ELBO_REFERENCES = dict(reparameterize=reference_reparameterize, gaussian_kl=reference_gaussian_kl)
+BCE_RULE = "use BCE with logits: no sigmoid (it rounds to 1)"
 
 
 def check_negative_elbo(negative_elbo: Callable) -> None:
-    """−ELBO per image on fixed weights, images and noise; gradients reach encoder and decoder. Your
-    ``reparameterize`` and ``gaussian_kl`` are replaced by the references here (their own checks
-    test them), so this check tests ``negative_elbo`` alone."""
+    """−ELBO per image on fixed weights, images and noise; gradients reach encoder and decoder; exact
+    where the decoder saturates. Your ``reparameterize`` and ``gaussian_kl`` are replaced by the
+    references here (their own checks test them), so this check tests ``negative_elbo`` alone."""
     vae, x = _small_vae(), _binary_images()
     _, _, eps = _inputs(2)
     loss_fn = _with_references(negative_elbo, **NEGATIVE_ELBO_REFERENCES)
@@ -259,6 +321,8 @@ def check_negative_elbo(negative_elbo: Callable) -> None:
         kl = reference_kl(z_loc, z_scale)
         log_px_z = kl - expected
         logits = vae.decoder(z_loc + z_scale * eps)
+        scale_as_log_var = (reference_gaussian_kl(z_loc, z_scale) + F.binary_cross_entropy_with_logits(
+            vae.decoder(reference_reparameterize(z_loc, z_scale, eps)), x, reduction="none").sum(-1))
     with SelfCheck("negative_elbo") as sc:
         _logits_as_probs(sc, loss_fn, vae, x, eps)
         with torch.no_grad():
@@ -269,17 +333,21 @@ def check_negative_elbo(negative_elbo: Callable) -> None:
             "add the KL: −ELBO = −log p(x|z) + KL": -log_px_z - kl,
             "the KL term is missing": -log_px_z,
             "the reconstruction term is missing": kl,
+            "pass z_log_var = 2·log(z_scale), not z_scale": scale_as_log_var,
             "decoder gives logits: use BCE *with_logits*":
                 kl + F.binary_cross_entropy_with_logits(logits.sigmoid(), x, reduction="none").sum(-1),
-        }, "KL − log p(x|z), z = z_loc + z_scale * eps, eps given")
-        _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_negative_elbo, hint)
+        }, "KL − log p(x|z), z_log_var = 2·log(z_scale), eps given")
+        if _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_negative_elbo, hint):
+            _check_saturated(sc, loss_fn, reference_negative_elbo, _binary_images(5),
+                             {BCE_RULE: _bce_of_sigmoid()}, BCE_RULE)
 
 
 # ---- Part 5 · a continuous-Bernoulli decoder ----------------------------------------------------
 def reference_cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
     """log C(λ) of the continuous Bernoulli with λ = sigmoid(logits) (Loaiza-Ganem & Cunningham,
     2019): C = 2 artanh(1 − 2λ) / (1 − 2λ) = f / tanh(f / 2) in the logit f, log 2 at f = 0
-    (a Taylor expansion near 0, where the formula is 0/0)."""
+    (a Taylor expansion near 0, where the formula is 0/0). Exact for every logit, in the logits'
+    dtype: unlike torch's ContinuousBernoulli, which clamps λ away from 0 and 1."""
     small = logits.abs() < 1e-2
     safe = torch.where(small, torch.ones_like(logits), logits)
     taylor = math.log(2.0) + logits**2 / 12 - logits**4 / 720
@@ -289,17 +357,39 @@ def reference_cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
 def reference_cb_negative_elbo(vae: VAE, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
     """−ELBO per image under a continuous-Bernoulli decoder (grey levels x in [0, 1]), nats."""
     z_loc, z_scale = vae.encoder(x)
-    logits = vae.decoder(reference_reparameterize(z_loc, z_scale, eps))
+    logits = vae.decoder(reference_reparameterize(z_loc, 2 * z_scale.log(), eps))
     log_px_z = (-F.binary_cross_entropy_with_logits(logits, x, reduction="none")
                 + reference_cb_log_norm(logits)).sum(-1)
     return reference_kl(z_loc, z_scale) - log_px_z
 
 
 CB_LOGITS = torch.tensor([-30.0, -8.0, -2.0, -0.3, -1e-4, 0.0, 1e-6, 1e-3, 0.05, 0.7, 3.0, 12.0, 30.0])
+TAYLOR_LOGITS = torch.tensor([1e-4, 2e-4], dtype=torch.float64)   # inside any Taylor branch up to 2e-4
+
+
+def _check_taylor(sc: SelfCheck, cb_log_norm: Callable) -> None:
+    """Near 0, log C = log 2 + f²/12 − …: compared in float64, where its f² term is visible, through
+    the difference log C(2f) − log C(f) = f²/4 (a constant such as a float32 log 2 cancels). No line
+    when the function does not return float64 for float64 logits."""
+    f = TAYLOR_LOGITS.clone()
+    out = sc.call(cb_log_norm, f, quiet=True, what="cb_log_norm runs on float64 logits")
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or out.shape != f.shape:
+        return
+    out = out.detach().cpu()
+    step, expected = out[1] - out[0], (f[1]**2 - f[0]**2) / 12
+    if abs(step + expected) < 1e-3 * expected:
+        hint = "log 2 + f²/12, a plus: C is least at f = 0"
+    elif abs(step) < 1e-3 * expected:
+        hint = "near 0 add the f²/12 term: log 2 + f²/12"
+    else:
+        hint = "near 0, log C = log 2 + f²/12 − f⁴/720 + …"
+    sc.true("log 2 + f²/12 near 0 (float64)", bool(abs(step - expected) <= 1e-3 * expected),
+            f"rises by {step.item():.2g}, not {expected.item():.2g}", hint)
 
 
 def check_cb_log_norm(cb_log_norm: Callable) -> None:
-    """log C on logits from −30 to 30, 0 and tiny ones included; finite gradient, also at 0."""
+    """log C on logits from −30 to 30, 0 and tiny ones included; its f² term near 0 (in float64);
+    finite gradient, also at 0."""
     f = CB_LOGITS.clone()
     expected = reference_cb_log_norm(f)
     with SelfCheck("cb_log_norm") as sc:
@@ -307,17 +397,24 @@ def check_cb_log_norm(cb_log_norm: Callable) -> None:
         sc.shape("log C", out, tuple(f.shape), hint="one value per logit, the shape of logits")
         out = out.detach().to("cpu", torch.float32)
         finite = torch.isfinite(out)
-        at_zero = f.abs() < 1e-2
-        if not finite.all():
-            where = "near logits = 0" if not finite[at_zero].all() else "at large |logits|"
-            sc.require("finite everywhere", False, f"NaN or inf {where}",
-                       "at 0 it is 0/0: use its limit, log 2, for small |f|"
-                       if where == "near logits = 0" else "λ rounds to 0 or 1: use 1 − 2λ = −tanh(f/2)")
+        at_zero, large = f.abs() < 1e-2, f.abs() > 10
+        if not finite.any():
+            sc.require("finite everywhere", False, "NaN or inf at every logit",
+                       "C = f / tanh(f/2) > 0: check the signs inside the log")
+        elif not finite.all():
+            if finite[~at_zero].all():
+                where, hint = "near logits = 0", "at 0 it is 0/0: use its limit, log 2, for small |f|"
+            elif finite[~large].all():
+                where, hint = "at large |logits|", "λ rounds to 0 or 1: use 1 − 2λ = −tanh(f/2)"
+            else:
+                where, hint = f"at {int((~finite).sum())} of {len(f)} logits", "C = f / tanh(f/2) > 0 for every f"
+            sc.require("finite everywhere", False, f"NaN or inf {where}", hint)
         hint = _hint(out, {
             "a sign is flipped: log C ≥ log 2 > 0": -expected,
             "return log C, not C": expected.exp(),
         }, "C = 2·artanh(1 − 2λ) / (1 − 2λ), λ = sigmoid(f)")
-        _compare(sc, "log C, logits −30 … 30", out, expected, hint, tol=1e-4)
+        if _compare(sc, "log C, logits −30 … 30", out, expected, hint, tol=1e-4):
+            _check_taylor(sc, cb_log_norm)
         g = f.clone().requires_grad_()
         out = sc.call(cb_log_norm, g, quiet=True, what="cb_log_norm runs on logits that need grad")
         ok = isinstance(out, torch.Tensor) and out.requires_grad
@@ -328,9 +425,19 @@ def check_cb_log_norm(cb_log_norm: Callable) -> None:
                 "torch.where: feed the formula a safe f (e.g. 1) near 0")
 
 
+def _torch_cb(vae, x, eps):
+    """The typical shortcut: torch's ContinuousBernoulli(logits=...).log_prob, whose log C is off
+    where |logits| > 15 (it clamps λ)."""
+    z_loc, z_scale = vae.encoder(x)
+    logits = vae.decoder(z_loc + z_scale * eps)
+    return reference_kl(z_loc, z_scale) - ContinuousBernoulli(logits=logits).log_prob(x).sum(-1)
+
+
 def check_cb_negative_elbo(cb_negative_elbo: Callable) -> None:
-    """−ELBO per image under the continuous Bernoulli, on fixed weights, grey images and noise,
-    with your ``reparameterize``, ``gaussian_kl`` and ``cb_log_norm`` replaced by the references."""
+    """−ELBO per image under the continuous Bernoulli, on fixed weights, grey images and noise, against
+    the course's exact reference (``reference_cb_negative_elbo``, log C = log(f / tanh(f/2)) for every
+    logit), also where the decoder saturates; with your ``reparameterize``, ``gaussian_kl`` and
+    ``cb_log_norm`` replaced by the references."""
     vae, x = _small_vae(), _grey_images()
     _, _, eps = _inputs(3)
     loss_fn = _with_references(cb_negative_elbo, cb_log_norm=reference_cb_log_norm,
@@ -357,7 +464,11 @@ def check_cb_negative_elbo(cb_negative_elbo: Callable) -> None:
             "use the grey levels x as they are: do not binarize": reference_cb_negative_elbo(
                 vae, torch.bernoulli(x, generator=torch.Generator().manual_seed(0)), eps),
         }, "KL − Σ_i [x f − log(1 + e^f) + log C(f)]")
-        _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_cb_negative_elbo, hint)
+        if _check_loss(sc, loss_fn, loss, vae, x, eps, expected, reference_cb_negative_elbo, hint):
+            _check_saturated(sc, loss_fn, reference_cb_negative_elbo, _grey_images(5),
+                             {BCE_RULE: _bce_of_sigmoid(reference_cb_log_norm),
+                              "torch's CB clamps λ: use your cb_log_norm": _torch_cb},
+                             "x f − log(1 + e^f) + log C(f), all from the logits f")
 
 
 # ---- the training check -------------------------------------------------------------------------
@@ -368,7 +479,7 @@ def _prerequisites(sc: SelfCheck, negative_elbo: Callable, what: str) -> None:
     used = set(getattr(getattr(negative_elbo, "__code__", None), "co_names", ()))
     for name, check in (("reparameterize", check_reparameterize), ("gaussian_kl", check_gaussian_kl)):
         fn = env.get(name)
-        if name in used and callable(fn) and fn not in (reference_reparameterize, reference_kl):
+        if name in used and callable(fn) and fn not in (reference_reparameterize, reference_gaussian_kl):
             sc.require(what, _passes(check, fn), f"fix `{name}` first", "its own check says what is wrong")
     sc.require(what, _passes(check_negative_elbo, negative_elbo), "fix `negative_elbo` first",
                "its own check says what is wrong")

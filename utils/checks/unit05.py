@@ -24,6 +24,7 @@ one of them is unfinished or wrong: ``unit05.ready(vae.model, vae.guide)``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import re
@@ -34,13 +35,17 @@ import pyro
 import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from torch import nn
+from torch.nn import functional as F
 
-from . import FAIL, PASS, SelfCheck, _Abort, make_ready, number
+from . import FAIL, PASS, SelfCheck, _Abort, is_stub, make_ready, number
 from .._validate import one_line
 from ..pyro_vae import PyroVAE
 from ..vae import negative_elbo
 
 X_DIM = 784
+SIDE = 28                     # the images' side: the programs also take images of shape (N, 28, 28)
+SATURATED = 40.0              # |logits| of a decoder sure of every pixel (torch's CB clamps λ there)
 N_FIXED = 16                  # images in the batch of the checks that ready() runs
 WIDTH = 120                   # the longest ✗ line a check prints
 SCALED = "an extra poutine.scale or factor?"
@@ -116,9 +121,9 @@ def _trace(sc: SelfCheck, program, x: torch.Tensor, label: str, quiet: bool = Fa
     what = f"your {label} runs under poutine.trace"
     try:
         trace = poutine.trace(program).get_trace(x)
-    except NotImplementedError:   # kept whole: ready() reads "not implemented yet"
-        sc.require(f"your {label} runs", False, "not implemented yet", NOT_IMPLEMENTED)
     except Exception as err:  # the student's bug: one line, not a traceback wall
+        if isinstance(err, NotImplementedError) and is_stub(err):   # ready() reads this one
+            sc.require(f"your {label} runs", False, "not implemented yet", NOT_IMPLEMENTED)
         _fail(sc, *_error_line(sc, label, err))
     if not quiet:
         sc.true(what, True, "")
@@ -241,13 +246,68 @@ def _close(sc: SelfCheck, what: str, actual: Any, expected: Any, hint: str,
            atol: float = 1e-5, rtol: float = 1e-4) -> bool:
     """Pass when ``actual`` matches ``expected`` within atol + rtol·|expected|; the ✗ line says by
     how much they differ, in a few words."""
-    a = torch.as_tensor(actual).detach().double().cpu()
-    e = torch.as_tensor(expected).detach().double().cpu()
+    a = torch.as_tensor(actual).detach().cpu().double()
+    e = torch.as_tensor(expected).detach().cpu().double()
     if a.shape != e.shape:
         return sc.true(what, False, f"shape {tuple(a.shape)}, expected {tuple(e.shape)}", hint)
     gap = (a - e).abs()
     ok = bool(torch.isfinite(a).all()) and bool((gap <= atol + rtol * e.abs()).all())
     return sc.true(what, ok, "" if ok else _fit(sc, what, f"off by up to {number(gap.max())}", hint), hint)
+
+
+def _check_logits(sc: SelfCheck, lik, vae, z: torch.Tensor) -> None:
+    """The likelihood's logits are the decoder's output at the sampled z (any shape of the same
+    numbers); a sigmoid applied to them gets its own hint."""
+    with torch.no_grad():
+        expected = vae.decoder(z).detach().cpu().double()
+    logits = lik.logits.detach().cpu().double()
+    if logits.numel() == expected.numel():
+        logits = logits.reshape(expected.shape)
+    squashed = logits.shape == expected.shape and torch.allclose(logits, torch.sigmoid(expected), atol=1e-5)
+    _close(sc, "logits = decoder(z) at the sampled z", logits, expected,
+           "the decoder gives logits already: no sigmoid" if squashed
+           else "decode the z returned by pyro.sample('z', ...)")
+
+
+def _square(x: torch.Tensor) -> torch.Tensor | None:
+    """The batch as images of shape (N, 28, 28), or None when it is not (N, 784)."""
+    return x.reshape(len(x), SIDE, SIDE) if x.dim() == 2 and x.shape[1] == X_DIM else None
+
+
+def _check_square_model(sc: SelfCheck, vae, x: torch.Tensor, trace) -> None:
+    """The model on the same images shaped (N, 28, 28), with the same z: 'x' is one event of shape
+    (28, 28) per image, with the same log-density as the flat images'."""
+    square = _square(x)
+    if square is None or sc.failed:                  # one mistake, one ✗
+        return
+    what, hint = "on square images (N, side, side)", "logits.reshape(x.shape), .to_event(x.dim() - 1)"
+    try:
+        square_trace = poutine.trace(poutine.replay(vae.model, trace=trace)).get_trace(square)
+        site = _sample_sites(square_trace)["x"]
+        shapes = (tuple(site["fn"].batch_shape), tuple(site["fn"].event_shape))
+        with torch.no_grad():
+            gap = (site["fn"].log_prob(site["value"]) - trace.nodes["x"]["fn"].log_prob(x)).abs().max().item()
+    except Exception as err:
+        return _fail(sc, what, f"raised {type(err).__name__}: {one_line(err)}", hint)
+    ok = shapes == ((len(x),), (SIDE, SIDE)) and gap < 1e-3
+    sc.true(what, ok, _fit(sc, what, f"'x' batch {shapes[0]}, event {shapes[1]}" if shapes != (
+        (len(x),), (SIDE, SIDE)) else f"log p(x|z) differs by {number(gap)}", hint), hint)
+
+
+def _check_square_guide(sc: SelfCheck, vae, x: torch.Tensor, z_loc: torch.Tensor) -> None:
+    """The guide on the same images shaped (N, 28, 28): 'z' as for the flat images."""
+    square = _square(x)
+    if square is None or sc.failed:                  # one mistake, one ✗
+        return
+    what, hint = "on square images (N, side, side)", "the encoder takes (N, 784): x.reshape(len(x), -1)"
+    try:
+        site = _sample_sites(poutine.trace(vae.guide).get_trace(square))["z"]
+        shapes = (tuple(site["fn"].batch_shape), tuple(site["fn"].event_shape))
+        gap = (site["fn"].mean.detach() - z_loc).abs().max().item() if shapes[0] == (len(x),) else math.inf
+    except Exception as err:
+        return _fail(sc, what, f"raised {type(err).__name__}: {one_line(err)}", hint)
+    ok = shapes == ((len(x),), (vae.z_dim,)) and gap < 1e-5
+    sc.true(what, ok, _fit(sc, what, f"'z' batch {shapes[0]}, event {shapes[1]}", hint), hint)
 
 
 def _check_registered(sc: SelfCheck, trace, vae, network: str, program: str) -> None:
@@ -290,15 +350,19 @@ def check_model(vae, x: torch.Tensor | None = None) -> None:
                 f"got {type(lik).__name__}" + ("" if from_logits else " from probs"),
                 "logits=self.decoder(z), no sigmoid: logits are stabler")
         if isinstance(lik, torch.distributions.Bernoulli):
-            with torch.no_grad():
-                expected = vae.decoder(z["value"])
-            _close(sc, "logits = decoder(z) at the sampled z", lik.logits, expected,
-                   "decode the z returned by pyro.sample('z', ...)")
+            _check_logits(sc, lik, vae, z["value"])
         _check_registered(sc, trace, vae, "decoder", "model")
+        _check_square_model(sc, vae, x, trace)
 
 
 def check_guide(vae, x: torch.Tensor | None = None) -> None:
-    """The guide: one latent site 'z' ~ N(z_loc(x), z_scale(x)^2) in a plate, event dim 1."""
+    """The guide: one latent site 'z' ~ N(z_loc(x), z_scale(x)^2) in a plate, event dim 1, for flat
+    images (N, 784) and for the same images shaped (N, 28, 28)."""
+    _check_guide(vae, x, square=True)
+
+
+def _check_guide(vae, x: torch.Tensor | None, square: bool) -> None:
+    """check_guide; ``square=False`` for flat images only (the course's PyroVAE takes no others)."""
     with SelfCheck("guide") as sc, _isolated():
         x = binary_batch(device=_device(vae)) if x is None else x
         n = len(x)
@@ -321,6 +385,8 @@ def check_guide(vae, x: torch.Tensor | None = None) -> None:
         sc.true("z is reparameterized (gradients reach the encoder)",
                 z["value"].requires_grad, "z carries no gradient", "do not detach z_loc or z_scale")
         _check_registered(sc, trace, vae, "encoder", "guide")
+        if square:
+            _check_square_guide(sc, vae, x, z_loc)
 
 
 def _check_same_plates(sc: SelfCheck, model_trace, guide_trace) -> None:
@@ -433,10 +499,68 @@ def check_cb_mean(cb_mean_fn: Callable) -> None:
         sc.true("E[x] for any η", not bad.any(), f"wrong at η = {where}", hint)
 
 
+def cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """The exact log-normaliser of a continuous Bernoulli with natural parameter η = ``logits``:
+    log C(η) = log(η / tanh(η/2)), log 2 + η²/12 − η⁴/720 near 0 (where the formula is 0/0).
+    Computed in float64 on the CPU, for every η (torch's ContinuousBernoulli clamps λ = sigmoid(η)
+    and errs from |η| ≈ 15 in float32, ≈ 30 in float64)."""
+    eta = logits.detach().cpu().double()
+    small = eta.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(eta), eta)
+    taylor = math.log(2.0) + eta**2 / 12 - eta**4 / 720
+    return torch.where(small, taylor, torch.log(safe / torch.tanh(safe / 2)))
+
+
+def cb_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log CB(x | η) = x η − softplus(η) + log C(η) elementwise, exact, float64 on the CPU."""
+    eta, x = logits.detach().cpu().double(), x.detach().cpu().double()
+    return x * eta - F.softplus(eta) + cb_log_norm(eta)
+
+
+def _saturated(vae):
+    """A copy of the student's VAE whose decoder is sure of every pixel: its last linear layer gives
+    logits ±SATURATED, nearly whatever z. None when the decoder has no linear layer."""
+    vae = copy.deepcopy(vae)
+    layers = [m for m in vae.decoder.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        return None
+    gen = torch.Generator().manual_seed(3)
+    signs = torch.where(torch.rand(layers[-1].out_features, generator=gen) < 0.5, -1.0, 1.0)
+    with torch.no_grad():
+        layers[-1].weight.mul_(0.01)
+        layers[-1].bias.copy_(SATURATED * signs.to(layers[-1].bias.device))
+    return vae
+
+
+def _cb_loss_by_hand(sc: SelfCheck, vae, x: torch.Tensor, label: str, torch_hint: bool) -> None:
+    """The TraceMeanField_ELBO loss of ``vae.model_cb`` with the course's guide replayed equals
+    Σ_n [KL_n − log CB(x_n | decoder(z_n))] by hand with the exact log C (float64, CPU). With
+    ``torch_hint``, a loss that matches torch's clamped ContinuousBernoulli says so."""
+    reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)
+    guide_trace = poutine.trace(reference.guide).get_trace(x)
+    loss = _loss(sc, TraceMeanField_ELBO(), vae.model_cb,
+                 poutine.replay(reference.guide, trace=guide_trace), x, "model_cb")
+    with torch.no_grad():
+        z_loc, z_scale = (t.cpu().double() for t in vae.encoder(x))
+        logits = vae.decoder(guide_trace.nodes["z"]["value"])
+        kl = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log()).sum(-1)
+        by_hand = (kl - cb_log_prob(logits, x).sum(-1)).sum().item()
+        with_torch = (kl - torch.distributions.ContinuousBernoulli(logits=logits)   # in the logits' dtype
+                      .log_prob(x).cpu().double().sum(-1)).sum().item()
+    near = lambda value, target: abs(value - target) <= 1e-3 + 1e-5 * abs(target)
+    ratio = loss / by_hand if by_hand else math.inf
+    hint = ("torch's CB clamps λ: use ExactContinuousBernoulli" if torch_hint and near(loss, with_torch)
+            else f"it is {number(ratio)}× that: {SCALED}" if abs(ratio - 1) > 0.01
+            else "log p = x η − softplus(η) + log C(η), each term exact")
+    _close(sc, label, loss, by_hand, hint, atol=1e-3, rtol=1e-5)
+
+
 def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
-    """The grey-level model: 'x' ~ ContinuousBernoulli(logits = decoder(z)).to_event(1) with the
-    grey levels as obs, the same prior and plate; its TraceMeanField_ELBO with the course's guide
-    replayed equals −Σ log CB(x | decoder(z)) + KL computed by hand."""
+    """The grey-level model: 'x' ~ a continuous Bernoulli on logits = decoder(z), .to_event(1), with
+    the grey levels as obs, the same prior and the guide's plate; its TraceMeanField_ELBO with the
+    course's guide replayed equals Σ (KL − log CB(x | decoder(z))) by hand with the exact
+    log-normaliser (:func:`cb_log_norm`), also where the decoder is sure of every pixel (logits ±40,
+    where torch's ContinuousBernoulli clamps λ)."""
     with SelfCheck("model_cb") as sc, _isolated():
         x = grey_batch(device=_device(vae)) if x is None else x
         n = len(x)
@@ -457,27 +581,23 @@ def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
         _require(sc, "p(x|z) continuous Bernoulli",
                  isinstance(lik, torch.distributions.ContinuousBernoulli) and from_logits,
                  f"got {type(lik).__name__}" + ("" if from_logits else " from probs"),
-                 "dist.ContinuousBernoulli(logits=self.decoder(z))")
-        with torch.no_grad():
-            expected = vae.decoder(z["value"])
-        _close(sc, "logits = decoder(z) at the sampled z", lik.logits, expected,
-               "decode the z returned by pyro.sample('z', ...)")
+                 "ExactContinuousBernoulli(logits=self.decoder(z))")
+        _check_logits(sc, lik, vae, z["value"])
         _check_registered(sc, trace, vae, "decoder", "model")
+        if sc.failed:                                  # one mistake, one ✗: the losses would differ too
+            return
 
         reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)
-        sc.require("loss with the course's guide", _passes(check_guide, reference),
+        sc.require("loss with the course's guide", _passes(_check_guide, reference, None, False),
                    "not checked: fix the encoder first", "the guide's check says what is wrong")
         guide_trace = poutine.trace(reference.guide).get_trace(x)
-        loss = _loss(sc, TraceMeanField_ELBO(), vae.model_cb,
-                     poutine.replay(reference.guide, trace=guide_trace), x, "model_cb")
-        with torch.no_grad():
-            z_loc, z_scale = vae.encoder(x)
-            logits = vae.decoder(guide_trace.nodes["z"]["value"])
-            log_px = torch.distributions.ContinuousBernoulli(logits=logits).log_prob(x).sum(-1)
-            kl = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log()).sum(-1)
-            by_hand = (kl - log_px).sum()
-        _close(sc, "loss = Σ(KL − log CB) by hand", loss, by_hand,
-               f"it is {number(loss / by_hand.item())}× that: {SCALED}", atol=1e-3, rtol=1e-5)
+        model_trace = _trace(sc, poutine.replay(vae.model_cb, trace=guide_trace), x, "model_cb", quiet=True)
+        _check_same_plates(sc, model_trace, guide_trace)
+        _cb_loss_by_hand(sc, vae, x, "loss = Σ(KL − log CB), exact log C", torch_hint=False)
+        saturated = _saturated(vae)
+        if saturated is not None and not sc.failed:
+            with pyro.get_param_store().scope():          # the copy's parameters, not the original's
+                _cb_loss_by_hand(sc, saturated, x, "where the decoder saturates", torch_hint=True)
 
 
 # ---- for the notebook's cells that use the student's methods -----------------------------------------

@@ -2,12 +2,15 @@
 
 The student writes four functions:
 
-- ``rate_distortion(vae, x, eps=None) -> (D, R)``, each of shape (N,): the distortion −log p(x|z) at
-  z = z_loc + z_scale ⊙ eps and the rate KL(q(z|x) ‖ p(z)) in closed form;
-- ``active_units(z_loc, threshold=0.01) -> (count, variance)``: Var over images of each latent
-  dimension's posterior mean, and how many exceed the threshold (Burda et al., 2016);
-- ``iwae_negative_bound(vae, x, k, eps=None) -> (N,)``: −[logsumexp_k log w_k − log K] with
-  ``eps`` of shape (K, N, z_dim);
+- ``rate_distortion(vae, x, eps=None) -> (D, R)``: the distortion −log p(x|z) of each image (N,)
+  at z = z_loc + z_scale ⊙ eps and the rate of each image and latent dimension (N, z_dim), the KL
+  of q(z_d|x) from p(z_d) in closed form (lecture 06 returns the rate summed over dimensions);
+- ``active_units(vae, x, threshold=0.01) -> (count, variance)``: Var over the images x of each
+  latent dimension's posterior mean under vae's encoder, and how many exceed the threshold (Burda
+  et al., 2016; lecture 06 starts from the means);
+- ``iwae_negative_bound(vae, x, k, eps=None) -> (loss (N,), weights (K, N))``:
+  −[logsumexp_k log w_k − log K] with ``eps`` of shape (K, N, z_dim), and the normalised
+  importance weights softmax_k log w_k (lecture 06 returns the loss only);
 - ``free_bits_rate(z_loc, z_scale, lam) -> ()``: Σ_d max(λ, mean over the batch of KL_d)
   (Kingma et al., 2016), which lecture 06 does not write out.
 
@@ -38,7 +41,7 @@ import torch
 from torch.distributions import Normal
 from torch.nn import functional as F
 
-from . import FAIL, PASS, make_ready, number
+from . import FAIL, PASS, is_stub, make_ready, number
 from . import SelfCheck as _SelfCheck
 from .. import tradeoffs
 from ..vae import VAE
@@ -94,6 +97,24 @@ def _small_vae(seed: int = 0) -> VAE:
         vae.encoder.log_scale.bias.fill_(-0.7)
         vae.decoder.net[0].weight.mul_(4.0)
     return vae
+
+
+def _saturated(seed: int = 0) -> tuple[VAE, torch.Tensor]:
+    """A small VAE whose decoder gives logits of about ±40 (first half of the pixels +40, second
+    half −40) and binary images that contradict half of them: −log p of such a pixel is 40 nats,
+    which BCE on sigmoid(logits) cannot give (1 − sigmoid(40) is 0 in float32; BCE clamps its log
+    at −100)."""
+    vae = _small_vae(seed)
+    with torch.no_grad():
+        last = vae.decoder.net[-1]
+        last.weight.mul_(0.01)
+        last.bias.copy_(torch.cat([torch.full((X_DIM // 2,), 40.0), torch.full((X_DIM // 2,), -40.0)]))
+    x = torch.zeros(N, X_DIM)
+    x[:, ::2] = 1.0                                  # every other pixel on: half contradict the logits
+    return vae, x
+
+
+SIGMOID_HINT = "use BCE with logits: BCE on sigmoid(logits) saturates"
 
 
 def _binary_images(seed: int = 0, n: int = N) -> torch.Tensor:
@@ -166,10 +187,10 @@ def _run(sc: SelfCheck, fn: Callable, *args, what: str, hint: str = "", quiet: b
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = fn(*args)
-    except NotImplementedError:
-        sc.true(what, False, "not implemented yet", NOT_IMPLEMENTED)
-        return False, None
     except Exception as err:  # the student's bug: one line, not a traceback wall
+        if is_stub(err):      # the exercise's stub (not torch's NotImplementedError)
+            sc.true(what, False, "not implemented yet", NOT_IMPLEMENTED)
+            return False, None
         hint = hint or "run it by hand for the full traceback"
         sc.true(what, False, _clip(sc, what, f"{type(err).__name__}: ", err, hint), hint)
         return False, None
@@ -197,7 +218,7 @@ def _not_a_tensor(name: str, value: Any, hint: str = NOT_TENSOR_HINT) -> tuple[s
 def _near(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> bool:
     """True when tensors of the same shape agree within ``tol`` relative to |b| + 1."""
     try:
-        a, b = a.detach().double().cpu(), b.detach().double().cpu()
+        a, b = a.detach().cpu().double(), b.detach().cpu().double()
     except Exception:
         return False
     return a.shape == b.shape and bool(((a - b).abs() <= tol * (b.abs() + 1)).all())
@@ -257,35 +278,47 @@ def _check_result(sc: SelfCheck, what: str, problem: tuple[str, str] | None,
 
 # ---- rate and distortion -----------------------------------------------------------------------------
 def _pair_problem(out: Any) -> tuple[str, str] | None:
-    """(problem, hint) when ``out`` is not (D, R), two float tensors of shape (N,); else None."""
+    """(problem, hint) when ``out`` is not (D, R): D a float tensor of shape (N,), R of shape
+    (N, z_dim) (the rate of each image and latent dimension); else None."""
     problem = _not_a_pair(out, "distortion, rate")
     if problem:
         return problem
+    shapes = {"D": (N,), "R": (N, Z_DIM)}
     shape_hints = {
         "D": {(N, X_DIM): "sum over the 784 pixels (dim -1)",
+              (N, Z_DIM): "one D per image: did you swap D and R?",
               (): "do not sum or average over the batch"},
-        "R": {(N, Z_DIM): "sum the KL over the latent dimensions (dim -1)",
-              (): "do not sum or average over the batch"},
+        "R": {(N,): "R per latent dimension: do not sum over dim -1",
+              (Z_DIM,): "R per image and dimension: do not average over images",
+              (): "R per image and dimension: do not sum or average"},
     }
     for name, value in zip(("D", "R"), out):
         if not _float_tensor(value):
             return _not_a_tensor(name, value)
-        if tuple(value.shape) != (N,):
-            return (f"{name} has shape {tuple(value.shape)}, not ({N},)",
-                    shape_hints[name].get(tuple(value.shape), "one value per image"))
+        if tuple(value.shape) != shapes[name]:
+            return (f"{name} has shape {tuple(value.shape)}, not {shapes[name]}",
+                    shape_hints[name].get(tuple(value.shape), "see the docstring's shapes"))
     return None
 
 
+def _same_noise_for_all(d: torch.Tensor) -> bool:
+    """True when the D of N identical images are all equal: one ε shared by every image."""
+    d = d.detach().cpu().double()
+    return bool(torch.allclose(d, d[:1].expand_as(d), rtol=1e-6, atol=1e-6))
+
+
 def check_rate_distortion(rate_distortion: Callable) -> None:
-    """D and R per image on fixed weights, images and noise, against utils.tradeoffs.rate_distortion;
-    its own noise when eps is None; gradients of D + R as the reference's."""
+    """D (N,) and R per image and dimension (N, z_dim) on fixed weights, images and noise, against
+    utils.tradeoffs.rate_distortion; the given eps is used (two calls, same eps, same result); the
+    right D at saturated logits (±40); its own noise, one ε per image, when eps is None; gradients
+    of D + Σ_d R as the reference's."""
     vae, x, eps = _small_vae(), _binary_images(), _noise((N, Z_DIM), 1)
     with torch.no_grad():
-        ref_d, ref_r = tradeoffs.rate_distortion(vae, x, eps)
+        ref_d, ref_r_total = tradeoffs.rate_distortion(vae, x, eps)
         z_loc, z_scale = vae.encoder(x)
         logits = vae.decoder(z_loc + z_scale * eps)
         bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-        per_dim = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())
+        ref_r = 0.5 * (z_loc**2 + z_scale**2 - 1 - 2 * z_scale.log())      # (N, z_dim)
         z = z_loc + z_scale * eps
         d_wrong = {
             "D = −log p(x|z) ≥ 0: you returned log p(x|z)": -ref_d,
@@ -300,17 +333,18 @@ def check_rate_distortion(rate_distortion: Callable) -> None:
         }
         r_wrong = {
             "flipped sign: a KL divergence is never negative": -ref_r,
-            "z_scale is σ: use σ² = z_scale**2, log σ² = 2·log z_scale":
-                0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()).sum(-1),
+            "z_scale is σ: σ² = z_scale**2, log σ² = 2·log z_scale":
+                0.5 * (z_loc**2 + z_scale - 1 - z_scale.log()),
             "log σ² = 2·log(z_scale): you used log(z_scale)":
-                0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()).sum(-1),
-            "you are missing the factor ½": 2 * ref_r,
-            "sum over the latent dimensions, do not average": per_dim.mean(-1),
+                0.5 * (z_loc**2 + z_scale**2 - 1 - z_scale.log()),
+            "KL = ½ Σ (…): keep the factor ½": 2 * ref_r,
             "use the closed-form KL, not the one-sample estimate":
-                (Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1),
+                Normal(z_loc, z_scale).log_prob(z) - Normal(0.0, 1.0).log_prob(z),
         }
+        sat_vae, sat_x = _saturated()
+        sat_d = tradeoffs.rate_distortion(sat_vae, sat_x, eps)[0]
     with SelfCheck("rate_distortion") as sc:
-        with torch.no_grad():
+        with torch.no_grad(), _seeded(10):
             ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(),
                             what="it runs")
         if not ran:
@@ -318,33 +352,50 @@ def check_rate_distortion(rate_distortion: Callable) -> None:
         if not _check_result(sc, "returns (D, R)", _pair_problem(out)):
             return
         d, r = out
-        if _near(d, ref_r) and _near(r, ref_d):
-            sc.true("D = −log p(x|z)", False,
-                    f"D and R are swapped: D ≈ {number(d.mean())}, R ≈ {number(r.mean())}",
-                    "return (distortion, rate)")
+        with torch.no_grad(), _seeded(11):
+            ran, again = _run(sc, rate_distortion, vae, x.clone(), eps.clone(), quiet=True,
+                              what="runs again")
+        if not ran or not _check_result(sc, "again: (D, R)", _pair_problem(again), quiet=True):
+            return
+        if not sc.true("same eps, same D", _near(again[0], d, 1e-6),
+                       "two calls with the same eps gave different D",
+                       "use the given eps: draw noise only when eps is None"):
             return
         if not sc.close("D = −log p(x|z)", d, ref_d,
                         atol=1e-4, rtol=1e-5,
                         hint=_hint(d, d_wrong, "D: BCE with logits, reduction='none', .sum(-1)")):
             return
-        if not sc.close("R = KL(q ‖ p)", r, ref_r,
+        if not sc.close("R per dimension", r, ref_r,
                         atol=1e-5, rtol=1e-5,
-                        hint=_hint(r, r_wrong, "R = ½ Σ_d (z_loc² + z_scale² − 1 − log z_scale²)")):
+                        hint=_hint(r, r_wrong, "R_nd = ½ (z_loc² + z_scale² − 1 − log z_scale²)")):
             return
+        with torch.no_grad():
+            ran, out = _run(sc, rate_distortion, sat_vae, sat_x.clone(), eps.clone(), quiet=True,
+                            what="runs at logits ±40")
+        if not ran or not _check_result(sc, "at logits ±40: (D, R)", _pair_problem(out), quiet=True):
+            return
+        if not sc.close("D, logits ±40", out[0], sat_d, atol=1e-2, rtol=1e-5,
+                        hint=SIGMOID_HINT):
+            return
+        same = x[:1].expand(N, X_DIM).clone()            # N copies of one image
         with torch.no_grad(), _seeded(0):
-            ran, out = _run(sc, rate_distortion, vae, x.clone(), what="runs without eps",
+            ran, out = _run(sc, rate_distortion, vae, same, what="runs without eps",
                             hint="eps=None: eps = torch.randn_like(z_loc)")
         if not ran:
             return
         if not _check_result(sc, "without eps: (D, R)", _pair_problem(out), quiet=True):
             return
+        if not sc.true("without eps: one ε per image", not _same_noise_for_all(out[0]),
+                       f"{N} copies of one image got the same D",
+                       "draw one ε per image: eps = torch.randn_like(z_loc)"):
+            return
         params = dict(vae.named_parameters())
         ran, out = _run(sc, rate_distortion, vae, x.clone(), eps.clone(), quiet=True,
                         what="runs with gradients on")
         if ran and _check_result(sc, "with gradients on: (D, R)", _pair_problem(out), quiet=True):
-            _same_gradients(sc, "gradients of D + R",
-                            out[0] + out[1], sum(tradeoffs.rate_distortion(vae, x, eps)), params,
-                            NO_GRAD_HINT)
+            _same_gradients(sc, "gradients of D + Σ_d R",
+                            out[0] + out[1].sum(-1), sum(tradeoffs.rate_distortion(vae, x, eps)),
+                            params, NO_GRAD_HINT)
 
 
 # ---- active units ------------------------------------------------------------------------------------
@@ -375,6 +426,7 @@ def _units_problem(out: Any, z_dim: int, n: int) -> tuple[str, str] | None:
         return _not_a_tensor("variance", variance, "stay in torch: use z_loc.var(0)")
     if tuple(variance.shape) != (z_dim,):
         hint = {(n,): "variance over the images: z_loc.var(0)",
+                (n, z_dim): "reduce over the images: z_loc.var(0)",
                 (): "reduce over the images (dim 0) only"}
         return (f"variance has shape {tuple(variance.shape)}, not ({z_dim},)",
                 hint.get(tuple(variance.shape), "one variance per latent dimension"))
@@ -384,15 +436,40 @@ def _units_problem(out: Any, z_dim: int, n: int) -> tuple[str, str] | None:
     return None
 
 
+class _CodesEncoder(torch.nn.Module):
+    """An encoder whose posterior means are the first columns of its input: the check's images
+    carry the codes it wants (posterior std 0.5 everywhere)."""
+
+    def __init__(self, z_dim: int):
+        super().__init__()
+        self.z_dim = z_dim
+        self.scale = torch.nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z_loc = x[:, :self.z_dim] * 1.0
+        return z_loc, self.scale.expand_as(z_loc)
+
+
+class _CodesVAE(torch.nn.Module):
+    """A stand-in VAE for the active-units check: ``encoder(x)`` returns known posterior means."""
+
+    def __init__(self, z_dim: int):
+        super().__init__()
+        self.encoder = _CodesEncoder(z_dim)
+
+
 def check_active_units(active_units: Callable) -> None:
-    """The variance of each dimension's posterior mean over the images and the number above the
-    threshold, on fixed codes built with known variances."""
-    z_loc = _activity_codes()
-    n, z_dim = z_loc.shape
-    expected = z_loc.double().var(0, unbiased=False)
+    """The variance over the images of each dimension's posterior mean (the encoder's z_loc, not a
+    sample) and the number above the threshold, for a model whose encoder gives fixed codes built
+    with known variances."""
+    codes = _activity_codes()
+    n, z_dim = codes.shape
+    vae, x = _CodesVAE(z_dim), torch.cat([codes, torch.zeros(n, X_DIM - z_dim)], 1)
+    expected = codes.double().var(0, unbiased=False)
     stated = torch.tensor(_VARIANCES, dtype=torch.float64)
     with SelfCheck("active_units") as sc:
-        ran, out = _run(sc, active_units, z_loc.clone(), what="it runs")
+        with _seeded(0):
+            ran, out = _run(sc, active_units, vae, x.clone(), what="it runs")
         if not ran:
             return
         if not _check_result(sc, "(count, variance)", _units_problem(out, z_dim, n)):
@@ -400,12 +477,15 @@ def check_active_units(active_units: Callable) -> None:
         count, variance = _count(out[0]), out[1]
         wrong = {
             "the variance, not the standard deviation: no sqrt": stated.sqrt(),
-            "subtract each dimension's mean over the images": z_loc.double().pow(2).mean(0),
+            "subtract each dimension's mean over the images": codes.double().pow(2).mean(0),
         }
+        if variance.detach().cpu().double().min() > 0.2:   # σ² = 0.25 added: samples, not means
+            hint = "use the posterior means z_loc, not samples of z"
+        else:
+            hint = _hint(variance, wrong, "A_d = Var over images of z_loc[:, d] (z_loc.var(0))")
         # the biased (1/N) and the unbiased (1/(N − 1)) variance both pass: they differ by 0.2 %
         if not sc.close("variance over images", variance,
-                        expected, atol=1e-6, rtol=3e-3,
-                        hint=_hint(variance, wrong, "Var_x(E_q[z_d]) = z_loc.var(0, unbiased=False)")):
+                        expected, atol=1e-6, rtol=3e-3, hint=hint):
             return
         count_hints = {
             2: "the threshold is 0.01 by default: use `threshold`",
@@ -420,7 +500,7 @@ def check_active_units(active_units: Callable) -> None:
         def count_at(threshold: float) -> tuple[bool, int | None]:
             """Run active_units at ``threshold`` (no pass line): whether it ran, and the count it
             returned (None when it returned something else than (count, variance))."""
-            ran, out = _run(sc, active_units, z_loc.clone(), threshold, quiet=True,
+            ran, out = _run(sc, active_units, vae, x.clone(), threshold, quiet=True,
                             what=f"runs with threshold={threshold}")
             return ran, (_count(out[0]) if ran and not _units_problem(out, z_dim, n) else None)
 
@@ -448,20 +528,32 @@ def _iwae_shape_hint(shape: tuple[int, ...]) -> str:
             }.get(shape, "one loss per image")
 
 
-def _iwae_problem(out: Any) -> tuple[str, str] | None:
-    if not _float_tensor(out):
-        if isinstance(out, (tuple, list)):
-            return f"got {len(out)} values, not one tensor", "return only the loss per image"
-        return _not_a_tensor("", out)
-    if tuple(out.shape) != (N,):
-        return f"shape {tuple(out.shape)}, not ({N},)", _iwae_shape_hint(tuple(out.shape))
+def _iwae_problem(out: Any, k: int = K) -> tuple[str, str] | None:
+    """(problem, hint) when ``out`` is not (loss (N,), weights (k, N)); else None."""
+    if _float_tensor(out):
+        return (f"got a tensor of shape {tuple(out.shape)}, not a pair",
+                "return both: `return loss, weights`")
+    problem = _not_a_pair(out, "loss, weights")
+    if problem:
+        return problem
+    loss, weights = out
+    if not _float_tensor(loss):
+        return _not_a_tensor("the loss", loss)
+    if tuple(loss.shape) != (N,):
+        return f"loss has shape {tuple(loss.shape)}, not ({N},)", _iwae_shape_hint(tuple(loss.shape))
+    if not _float_tensor(weights):
+        return _not_a_tensor("weights", weights)
+    if tuple(weights.shape) != (k, N):
+        return (f"weights have shape {tuple(weights.shape)}, not ({k}, {N})",
+                "one weight per sample and image: (K, N)")
     return None
 
 
 def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
-    """−[logsumexp_k log w_k − log K] per image with the reference encoder and decoder on fixed
-    weights, images and noise (K = 5), against utils.tradeoffs.iwae_negative_bound; its own noise
-    of shape (k, N, z_dim) when eps is None; gradients as the reference's."""
+    """(−[logsumexp_k log w_k − log K] per image, normalised weights softmax_k log w_k (K, N)) with
+    the reference encoder and decoder on fixed weights, images and noise (K = 5), against
+    utils.tradeoffs.iwae_negative_bound; the right loss at saturated logits (±40); its own noise
+    of shape (k, N, z_dim) when eps is None; gradients of the loss as the reference's."""
     vae, x, eps = _small_vae(), _binary_images(1), _noise((K, N, Z_DIM), 2)
     with torch.no_grad():
         expected = tradeoffs.iwae_negative_bound(vae, x, K, eps)
@@ -472,36 +564,58 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
         log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
         log_qz = Normal(z_loc, z_scale).log_prob(z).sum(-1)
         log_w = log_px + log_pz - log_qz
+        weights = log_w.softmax(0)
         lse, log_k = torch.logsumexp(log_w, 0), math.log(K)
-        terms = "log w: a term is missing or has the wrong sign"
         wrong = {
             "logsumexp_k log w_k − log K, not the mean of log w_k": -log_w.mean(0),
             "subtract log K: the bound averages the K weights": -lse,
             "log K has the wrong sign: −(logsumexp − log K)": -(lse + log_k),
             "return the *negative* bound, a loss to minimise": lse - log_k,
-            terms: -(torch.logsumexp(log_px - log_qz, 0) - log_k),
-            f"{terms} ": -(torch.logsumexp(log_px + log_pz, 0) - log_k),
-            f" {terms}": -(torch.logsumexp(log_px + log_pz + log_qz, 0) - log_k),
+            "log w misses + log p(z), the prior": -(torch.logsumexp(log_px - log_qz, 0) - log_k),
+            "log w misses − log q(z|x), the guide": -(torch.logsumexp(log_px + log_pz, 0) - log_k),
+            "log q(z|x) enters log w with a − sign":
+                -(torch.logsumexp(log_px + log_pz + log_qz, 0) - log_k),
+            "log p(z) enters log w with a + sign":
+                -(torch.logsumexp(log_px - log_pz - log_qz, 0) - log_k),
             "Normal takes the std z_scale, not the variance":
                 -(torch.logsumexp(log_px + log_pz - Normal(z_loc, z_scale**2).log_prob(z).sum(-1), 0)
                   - log_k),
             "no closed-form KL: log w already holds p(z) / q(z|x)":
                 -(torch.logsumexp(log_px, 0) - log_k) + tradeoffs.rate_distortion(vae, x, eps[0])[1],
         }
+        weights_wrong = {
+            "normalise over the K samples (dim 0)": log_w.softmax(1),
+            "normalise: the weights of an image sum to 1": log_w.exp(),
+            "weights of the full log w = log p(x|z) + log p(z) − log q":
+                (log_px + log_pz).softmax(0),
+        }
+        sat_vae, sat_x = _saturated()
+        sat_expected = tradeoffs.iwae_negative_bound(sat_vae, sat_x, K, eps)
     with SelfCheck("iwae_negative_bound") as sc:
         with torch.no_grad():
             ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), K, eps.clone(),
                             what="it runs")
         if not ran:
             return
-        if not _check_result(sc, "one loss per image", _iwae_problem(out)):
+        if not _check_result(sc, "returns", _iwae_problem(out)):
             return
-        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
+        loss, got_weights = out
+        if not torch.isfinite(loss).all() and torch.isfinite(expected).all():
             hint = "exp(log w) underflows: use torch.logsumexp(log_w, 0)"
         else:
-            hint = _hint(out, wrong, "z_k = z_loc + z_scale * eps[k] with the given eps").strip()
-        if not sc.close(f"−L_K, K = {K}", out,
-                        expected, atol=1e-4, rtol=1e-5, hint=hint):
+            hint = _hint(loss, wrong, "z_k = z_loc + z_scale * eps[k] with the given eps")
+        if not sc.close(f"−L_K, K = {K}", loss, expected, atol=1e-4, rtol=1e-5, hint=hint):
+            return
+        if not sc.close("normalised weights", got_weights, weights, atol=1e-5, rtol=1e-4,
+                        hint=_hint(got_weights, weights_wrong, "w̃_k = softmax of log w_k over k")):
+            return
+        with torch.no_grad():
+            ran, out = _run(sc, iwae_negative_bound, sat_vae, sat_x.clone(), K, eps.clone(),
+                            quiet=True, what="runs at logits ±40")
+        if not ran or not _check_result(sc, "at logits ±40", _iwae_problem(out), quiet=True):
+            return
+        if not sc.close("−L_K, logits ±40", out[0], sat_expected, atol=1e-2, rtol=1e-5,
+                        hint=SIGMOID_HINT):
             return
         with torch.no_grad(), _seeded(0):
             ran, out = _run(sc, iwae_negative_bound, vae, x.clone(), 3, quiet=True,
@@ -509,7 +623,7 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
                             hint="eps=None: eps = torch.randn(k, *z_loc.shape)")
         if not ran:
             return
-        problem = _iwae_problem(out)
+        problem = _iwae_problem(out, k=3)
         if not sc.true("without eps, k=3", problem is None, problem[0] if problem else "",
                        "eps=None: draw eps of shape (k, N, z_dim)"):
             return
@@ -517,7 +631,7 @@ def check_iwae_negative_bound(iwae_negative_bound: Callable) -> None:
                         what="runs with gradients on")
         if ran and _check_result(sc, "with gradients on", _iwae_problem(out), quiet=True):
             _same_gradients(sc, "gradients",
-                            out, tradeoffs.iwae_negative_bound(vae, x, K, eps),
+                            out[0], tradeoffs.iwae_negative_bound(vae, x, K, eps),
                             dict(vae.named_parameters()), NO_GRAD_HINT)
 
 
@@ -585,10 +699,10 @@ def check_free_bits_rate(free_bits_rate_fn: Callable) -> None:
 
 # ---- for the notebook's cells that use the student's functions ---------------------------------------
 _PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
-    "rate_distortion": ("Section 1", check_rate_distortion),
-    "active_units": ("Section 2", check_active_units),
-    "iwae_negative_bound": ("Section 3", check_iwae_negative_bound),
-    "free_bits_rate": ("Section 4", check_free_bits_rate),
+    "rate_distortion": ("Part 1", check_rate_distortion),
+    "active_units": ("Part 2", check_active_units),
+    "iwae_negative_bound": ("Part 3", check_iwae_negative_bound),
+    "free_bits_rate": ("Part 4", check_free_bits_rate),
 }
 
 
