@@ -70,7 +70,7 @@ html: $(VENV)/.installed-dev  ## the course site in build/html/ (Sphinx + MyST-N
 	$(PY) -m tools.site
 
 serve: $(VENV)/.installed-dev  ## serve build/ (site in html/, decks in slides/) at http://127.0.0.1:$(PORT)/
-	@echo "the course site: http://127.0.0.1:$(PORT)/html/index.html (decks: /slides/, after make slides)"
+	@echo "the course site: http://127.0.0.1:$(PORT)/html/index.html (decks: /slides/)"
 	$(PY) -m http.server --bind 127.0.0.1 --directory build $(PORT)
 
 # Every notebook as a script on the device present (CUDA, or LVM_DEVICE=mps/cpu), one report in

@@ -668,12 +668,16 @@ with SelfCheck("prior circle") as sc:
 # $\operatorname{sigmoid}(f_\theta(z))$ (the mean of $p_\theta(x\mid z)$), which read better than
 # binary draws.
 
-# %% mystnb={"image": {"alt": "Fifty digits decoded from codes drawn from the prior N(0, I), blurry but mostly recognisable; below, twelve test digits above their reconstructions by the 2-D VAE."}}
+# %% mystnb={"image": {"alt": "Fifty digits decoded from codes drawn from the prior N(0, I) by the 2-D VAE, blurry but mostly recognisable."}}
 torch.manual_seed(0)
 fig, ax = plt.subplots(figsize=(7, 3.6))
 image_grid(decode(torch.randn(50, 2)), nrow=10, ax=ax, title="2-D VAE: decoded z ~ N(0, I)")
 plt.show()
 
+# %% [markdown]
+# Reconstructions: twelve test digits above what the decoder makes of their posterior means.
+
+# %% mystnb={"image": {"alt": "Twelve test digits above their reconstructions by the 2-D VAE."}}
 fig, ax = plt.subplots(figsize=(12, 2.8))
 reconstruction_rows(data.test_x[:12], decode(test_loc[:12]), n=12, ax=ax,
                     title="2-D VAE: test digits and sigmoid(f(z_loc))")

@@ -289,9 +289,6 @@ def test_no_page_says_author_name_not_set_or_carries_a_second_menu_bar(html):
     assert (html.parent / "favicon.ico").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="lecture 04's cell that draws the prior samples and then the "
-                   "reconstructions gives both one alt text (its mystnb.image.alt): split the cell "
-                   "in two, each with its own alt (issue 23); then remove this mark")
 def test_no_two_figures_of_a_page_share_an_alt_text(html):
     """An alt text describes its figure: a cell that draws two figures gives each its own (a
     cell's `mystnb.image.alt` goes to every figure of the cell: split such a cell in two)."""
