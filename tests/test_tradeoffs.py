@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+
+import utils.tradeoffs
 from torch.distributions import Normal, kl_divergence
 
 from utils.tradeoffs import (KLWarmup, active_units, beta_negative_elbo, information_terms,
@@ -204,7 +206,8 @@ def test_information_terms_refuse_codes_of_the_wrong_shape():
         information_terms(z_loc, z_scale[:, :2], z)
 
 
-def test_seconds_per_step_times_every_loss_in_every_round_and_trains_its_models(vae, x):
+def test_seconds_per_step_times_every_loss_in_every_round_and_trains_its_models(vae, x, monkeypatch):
+    monkeypatch.setattr(utils.tradeoffs, "_STEP_TIMES", {})
     made = []
 
     def make_model():
@@ -220,6 +223,23 @@ def test_seconds_per_step_times_every_loss_in_every_round_and_trains_its_models(
     assert len(made) == 2                                  # one fresh model per loss
     for model in made:                                     # each took 1 + 3 × 2 Adam steps
         assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_seconds_per_step_measures_once_so_a_rerun_repeats_and_leaves_the_random_state(vae, x, monkeypatch):
+    monkeypatch.setattr(utils.tradeoffs, "_STEP_TIMES", {})
+    made = []
+
+    def make_model():
+        made.append(VAE(z_dim=Z_DIM, hidden_dim=32))
+        return made[-1]
+
+    torch.manual_seed(3)
+    expected_draw = torch.rand(1)
+    torch.manual_seed(3)
+    first = seconds_per_step({"one": negative_elbo}, make_model, x, steps=1, rounds=2)
+    assert torch.equal(torch.rand(1), expected_draw)       # the timing drew no global noise
+    again = seconds_per_step({"one": negative_elbo}, make_model, x, steps=1, rounds=2)
+    assert again == first and len(made) == 1               # no second measurement
 
 
 def test_median_ratio_compares_within_rounds():

@@ -135,8 +135,24 @@ def seconds_per_step(losses: dict[str, Callable], make_model: Callable[[], torch
     in seconds, for each ``losses[name](model, x)`` (a per-image loss) on its own fresh model from
     ``make_model()``. After one untimed step each, ``rounds`` rounds time ``steps`` steps of every
     loss in turn, so that a change of machine load falls on all of them alike; returns, for each
-    name, the mean time per step in each round (take the median; compare within a round)."""
+    name, the mean time per step in each round (take the median; compare within a round).
+
+    Measured once per process for the same names, minibatch shape, device, counts and threads: a
+    later call (a notebook run again in the same kernel) returns the first measurement, so that
+    what is derived from it repeats exactly. The global random state is left as it was."""
     steps, rounds = count(steps, "steps"), count(rounds, "rounds")
+    key = (tuple(losses), tuple(x.shape), str(x.device), steps, rounds, torch.get_num_threads())
+    if key not in _STEP_TIMES:
+        devices = [x.device.index or 0] if x.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            _STEP_TIMES[key] = _time_steps(losses, make_model, x, steps, rounds)
+    return {name: list(t) for name, t in _STEP_TIMES[key].items()}
+
+
+_STEP_TIMES: dict[tuple, dict[str, list[float]]] = {}
+
+
+def _time_steps(losses, make_model, x, steps, rounds) -> dict[str, list[float]]:
     models = {name: make_model() for name in losses}
     optimizers = {name: torch.optim.Adam(models[name].parameters(), lr=1e-3) for name in losses}
 
