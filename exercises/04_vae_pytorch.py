@@ -74,7 +74,6 @@ from utils.plots import LiveFigure, image_grid, latent_scatter, progress, traini
 from utils.tables import table
 from utils.vae import VAE, evaluate, train_vae
 
-plt.rcParams.update({"figure.dpi": 80, "font.size": 11})
 EPOCHS = 1 if SMOKE else 10
 
 # %% [markdown]

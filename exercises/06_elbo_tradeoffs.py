@@ -64,7 +64,6 @@ from utils.data import fixed_binarization, load_mnist
 from utils.tables import table
 from utils.vae import VAE, evaluate, iwae_log_px, log_likelihood, train_vae
 
-plt.rcParams.update({"figure.dpi": 80, "font.size": 11})
 Z_DIM = 20                                        # latent size of every model
 EPOCHS, N_TRAIN = (1, 1000) if SMOKE else (2, 10_000)    # epochs, training images of every run
 BETA, LAM, K_TRAIN = 4.0, 0.5, 5                  # the high β, free nats per dimension, the IWAE's K

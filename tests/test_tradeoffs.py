@@ -9,8 +9,7 @@ import utils.tradeoffs
 from torch.distributions import Normal, kl_divergence
 
 from utils.tradeoffs import (KLWarmup, active_units, beta_negative_elbo, information_terms,
-                             iwae_negative_bound, median_ratio, posterior_means, rate_distortion,
-                             seconds_per_step)
+                             iwae_negative_bound, median_ratio, rate_distortion, seconds_per_step)
 from utils.vae import VAE, gaussian_kl, log_likelihood, negative_elbo
 
 N, Z_DIM = 16, 3
@@ -140,11 +139,6 @@ def test_active_units_rejects_a_single_image_or_a_vector():
     for bad in (torch.zeros(1, 4), torch.zeros(10)):
         with pytest.raises(ValueError, match="z_loc must be"):
             active_units(bad)
-
-
-def test_posterior_means_are_the_encoder_locations_in_any_batch_size(vae, x):
-    torch.testing.assert_close(posterior_means(vae, x, batch_size=5), vae.encoder(x)[0].detach())
-    assert posterior_means(vae, x).shape == (N, Z_DIM)
 
 
 def test_noise_of_the_wrong_shape_is_refused_naming_eps(vae, x):

@@ -1,5 +1,5 @@
-"""The course's shape rules for lectures, measured (CONTRIBUTING.md, "Conventions every notebook
-follows").
+"""The course's shape rules for lectures, measured: the rules are written in CONTRIBUTING.md, section
+"Lecture shape" (tests/test_lecture_style.py holds that section and this module to the same numbers).
 
     python -m tools.lecture_style                 # a table per lecture; exit 1 if a rule is broken
     python -m tools.lecture_style lectures/03_gradient_estimators.md

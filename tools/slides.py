@@ -8,9 +8,9 @@
 
 Decks are built from the committed outputs (nothing executes) and read with no network: reveal.js
 (with its speaker-notes plugin) comes from the `sphinx-revealjs` package and MathJax 2 from
-`jupyter-server-mathjax`, copied into build/slides/_static/, so the folder build/slides/ is
-self-contained. Every page written is checked for a script, style sheet or image that would come
-from the network.
+`jupyter-server-mathjax` (its font settings shared with the site: tools/_shared.py), copied into
+build/slides/_static/, so the folder build/slides/ is self-contained. Every page written is checked
+for a script, style sheet or image that would come from the network.
 
 Slide breaks are not stored in the lectures: `slide_types` applies the rule below to an in-memory
 copy of the notebook at build time, from its Markdown structure and the committed outputs (heights
@@ -49,7 +49,6 @@ import argparse
 import base64
 import copy
 import html
-import importlib.util
 import json
 import logging
 import math
@@ -63,14 +62,12 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
+from tools._shared import (BUILD, COURSE_TITLE, MATHJAX_CONFIG, ROOT, WIDGET_VIEW,
+                           mathjax_config_js, mathjax_dir, mathjax_files, package_dir)
+
 TEMPLATES = Path(__file__).resolve().parent / "slides_templates"
 TEMPLATE = "course_slides"
-COURSE_TITLE = "Latent variable models: from PCA to VAEs in PyTorch and Pyro"
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 MATHJAX_LOCAL_CONFIG = "mathjax-local-config.js"   # loaded before MathJax.js in every deck
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SLIDE_SIZE = (1280, 720)   # reveal.js scales this 16:9 canvas to the screen
 REVEAL_THEME = "white"     # its font (Source Sans Pro) ships with reveal.js; "simple" loads Google's
 
@@ -456,29 +453,19 @@ def _shown_by_output_widgets(model_id: str, state: dict, depth: int = 0) -> list
 # ---------------------------------------------------------------------------------------------
 # Building the decks
 
-def _package_dir(module: str, pip_name: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"{pip_name} is not installed: run `make slides`, "
-                 f"or `.venv/bin/pip install -r requirements-dev.txt`")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def copy_static(out_dir: Path) -> Path:
     """MathJax 2 and reveal.js into out_dir/_static (again only when a package moves)."""
     static = out_dir / "_static"
-    mathjax = _package_dir("jupyter_server_mathjax", "jupyter-server-mathjax") / "static"
-    reveal = _package_dir("sphinx_revealjs", "sphinx-revealjs") / "_static" / "revealjs"
+    mathjax = mathjax_dir()
+    reveal = package_dir("sphinx_revealjs", "sphinx-revealjs") / "_static" / "revealjs"
     stamp = static / ".sources"
     sources = f"{mathjax.resolve()}\n{reveal.resolve()}\n{REVEAL_THEME}\n{_MATHJAX_LOCAL_CONFIG_JS}"
     if stamp.exists() and stamp.read_text(encoding="utf-8") == sources:
         return static
     shutil.rmtree(static, ignore_errors=True)
-    # MathJax's translations are loaded only for a browser set to another language: English only.
-    shutil.copytree(mathjax, static / "mathjax",
-                    ignore=lambda d, names: [n for n in names if Path(d).name == "localization"
-                                             and n != "en"])
+    for path, rel in mathjax_files():
+        (static / "mathjax" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, static / "mathjax" / rel)
     # of reveal's themes only the deck's (the others @import fonts from Google) and its fonts
     shutil.copytree(reveal / "dist", static / "reveal.js" / "dist", ignore=_other_themes)
     shutil.copytree(reveal / "plugin" / "notes", static / "reveal.js" / "plugin" / "notes")
@@ -674,24 +661,9 @@ def strip_metadata(path: Path) -> dict[Path, int]:
 
 # ---------------------------------------------------------------------------------------------
 
-# jupyter-server-mathjax ships the STIX-Web fonts only (as the classic Notebook used them):
-# MathJax's default TeX web fonts are not there, and its combined configurations declare them
-# (the MathML output's style sheet), so every deck names its parts and fonts before MathJax.js.
-_MATHJAX_LOCAL_CONFIG_JS = """window.MathJax = {
-  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
-               linebreaks: {automatic: true}},
-  SVG: {font: "STIX-Web"},
-  // the hidden MathML copy kept for screen readers would ask for the missing TeX fonts
-  NativeMML: {styles: {
-    '[mathvariant="double-struck"]': {"font-family": "serif"},
-    '[mathvariant="script"]': {"font-family": "serif"},
-    '[mathvariant="fraktur"]': {"font-family": "serif"},
-    '[mathvariant="bold-script"]': {"font-family": "serif", "font-weight": "bold"},
-    '[mathvariant="bold-fraktur"]': {"font-family": "serif", "font-weight": "bold"}
-  }},
-  menuSettings: {zoom: "Double-Click"}
-};
-"""
+# Every deck names MathJax's fonts before MathJax.js (tools/_shared.py); nbconvert's template
+# configures the rest (tex2jax) after it. A display wider than the slide breaks into lines.
+_MATHJAX_LOCAL_CONFIG_JS = mathjax_config_js(linebreaks=True)
 
 _INDEX = """<!DOCTYPE html>
 <html lang="en">

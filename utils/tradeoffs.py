@@ -14,7 +14,6 @@ from typing import Callable
 import torch
 
 from ._validate import count
-from .data import minibatches
 from .vae import VAE, gaussian_kl, log_importance_weights, log_likelihood
 
 
@@ -77,13 +76,6 @@ def iwae_negative_bound(vae: VAE, x: torch.Tensor, k: int,
     z = z_loc + z_scale * eps                                    # (K, N, z_dim)
     log_w = log_importance_weights(vae, x, z_loc, z_scale, z)
     return -(torch.logsumexp(log_w, 0) - math.log(k))
-
-
-@torch.no_grad()
-def posterior_means(vae: VAE, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """E_q[z | x] = z_loc(x) for every image, (N, z_dim)."""
-    return torch.cat([vae.encoder(xb)[0] for (xb,) in minibatches(x, batch_size=batch_size,
-                                                                   shuffle=False)])
 
 
 def active_units(z_loc: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.Tensor]:

@@ -4,29 +4,27 @@ and sphinx-book-theme from the committed notebooks; nothing executes, nothing is
 It first assembles a source tree in build/site-src/ (the repository stays clean): the notebooks
 of lectures/, exercises/ and solutions/ (each with a banner saying what the page is and linking
 its three downloadable forms), images/, a landing page, one page per unit, conf.py from this
-folder and MathJax 2 from jupyter-server-mathjax. Files are rewritten only when they change, so a
-second build is incremental. It also builds the decks (tools.slides, as `make slides` does) into
-build/slides/, unless --no-slides; a unit page links its deck only when the deck is there. Serve
-build/ (`make serve`) to reach both.
+folder and MathJax 2 from jupyter-server-mathjax with its settings (tools/_shared.py, as the
+decks have them). Files are rewritten only when they change, so a second build is incremental.
+It also builds the decks (tools.slides, as `make slides` does) into build/slides/, unless
+--no-slides; a unit page links its deck only when the deck is there. Serve build/ (`make serve`)
+to reach both.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
-import shutil
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools._shared import (BUILD, COURSE_TITLE, ROOT, WIDGET_VIEW, mathjax_config_js,
+                           mathjax_files)
+
 HERE = Path(__file__).resolve().parent
-BUILD = ROOT / "build"
 FOLDERS = ("lectures", "exercises", "solutions")
 FORMS = (".ipynb", ".md", ".py")                 # the three paired forms of every notebook
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # The text form of a widget that is no more than its Python repr ("interactive(children=(...")
 _WIDGET_REPR = re.compile(r"^\w+\(children=")
 _IMAGE_ALT = re.compile(r"!\[[^\]]*\]\(")
@@ -173,7 +171,7 @@ def index_page(units: dict[str, str], decks: bool = True) -> str:
              f"[solution](solutions/{first}.ipynb); then go on to the next unit.\n\n"
              if first else "")
     return (
-        "# Latent variable models: from PCA to VAEs in PyTorch and Pyro\n\n"
+        f"# {COURSE_TITLE}\n\n"
         "An executable course on MNIST: PCA and probabilistic PCA, autoencoders, the "
         "REINFORCE-versus-reparameterization story, variational autoencoders written both in "
         "plain PyTorch and in Pyro, and what the ELBO trades off. Every lecture is a Jupyter "
@@ -184,7 +182,8 @@ def index_page(units: dict[str, str], decks: bool = True) -> str:
         "course's repository. On Linux or macOS (Python 3.11 or newer, and `make`), run "
         "`make lab` in it: it creates a virtual environment in `.venv/`, installs what the course "
         "needs (`requirements.txt`) and opens JupyterLab. On Windows, where `make` is missing, the "
-        "repository's `README.md` (section *On Windows*) gives the same steps for PowerShell.\n\n"
+        "repository's `docs/windows.md` (linked from its `README.md`) gives the same steps for "
+        "PowerShell.\n\n"
         "Each unit has a **lecture** (read and run it), an **exercise** (your version to fill in, "
         "with self-checks) and its **solution** (worked answers)"
         + (", and its lecture as a slide deck" if decks else "") + ". Every notebook "
@@ -224,17 +223,21 @@ def sized_images(app, pagename, templatename, context, doctree) -> None:
     context["body"] = _IMG_TAG.sub(size, body)
 
 
-def _package_dir(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"{module} is not installed: `.venv/bin/pip install -r requirements-dev.txt`")
-    return Path(list(spec.submodule_search_locations)[0])
+# The site's own MathJax settings, besides the fonts both builds share (tools/_shared.py): Sphinx
+# writes math as \( \) and \[ \]; notebook HTML outputs may hold $...$ as in Jupyter. A display
+# too wide for the column scrolls in its box (course.css, linebreaks=False) rather than break at a
+# point MathJax picks (inside an underbrace, say).
+SITE_MATHJAX = r"""  tex2jax: {inlineMath: [["\\(", "\\)"], ["$", "$"]], displayMath: [["\\[", "\\]"], ["$$", "$$"]],
+            processEscapes: true, processClass: "math|output_area|cell_output",
+            ignoreClass: "tex2jax_ignore|mathjax_ignore"},
+  messageStyle: "none",
+"""
 
 
-def _copy_tree(source: Path, target: Path, skip=lambda path: False) -> set[Path]:
+def _copy_tree(source: Path, target: Path) -> set[Path]:
     written = set()
     for path in source.rglob("*"):
-        if path.is_file() and not skip(path):
+        if path.is_file():
             _copy(path, target / path.relative_to(source))
             written.add(target / path.relative_to(source))
     return written
@@ -267,15 +270,12 @@ def assemble(src: Path, root: Path = ROOT, decks: set[str] | None = None) -> lis
         docs.append(f"units/{stem}")
     put(src / "index.md", index_page(units, decks is None or bool(decks)))
     put(src / "conf.py", (HERE / "conf.py").read_bytes())
-    put(src / "mathjax-config.js", (HERE / "mathjax-config.js").read_bytes())
+    put(src / "mathjax-config.js", mathjax_config_js(linebreaks=False, extra=SITE_MATHJAX))
     wanted |= _copy_tree(HERE / "static", src / "_static")
     if (root / "images").is_dir():
         wanted |= _copy_tree(root / "images", src / "images")
-    # MathJax's translations load only for a browser set to another language: English only
-    mathjax = _package_dir("jupyter_server_mathjax") / "static"
-    wanted |= _copy_tree(mathjax, src / "_static" / "mathjax",
-                         skip=lambda p: p.relative_to(mathjax).parts[:1] == ("localization",)
-                         and p.relative_to(mathjax).parts[1] != "en")
+    for path, rel in mathjax_files():
+        put(src / "_static" / "mathjax" / rel, path.read_bytes())
     for path in list(src.rglob("*")):               # whatever a former build left that is gone
         if path.is_file() and path not in wanted:
             path.unlink()

@@ -5,7 +5,9 @@ Offline by construction: nothing executes (the committed outputs are rendered), 
 from the jupyter-server-mathjax package (copied into _static/mathjax/ by the builder), and the
 widget manager MyST-NB would load from a CDN is switched off (the builder drops widget views).
 """
-project = "Latent variable models: from PCA to VAEs in PyTorch and Pyro"
+from tools._shared import COURSE_TITLE, MATHJAX_CONFIG   # the builder's (python -m tools.site)
+
+project = COURSE_TITLE
 copyright = "the course's authors"
 extensions = ["myst_nb"]
 exclude_patterns = ["_extra", "_static", "**/.ipynb_checkpoints"]
@@ -17,9 +19,9 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_update_mathjax = False          # the MathJax 2 configuration below says what to typeset
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
-# MathJax 2 from the build itself; mathjax-config.js is loaded first (STIX-Web fonts: the only ones
-# jupyter-server-mathjax ships)
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# MathJax 2 from the build itself; mathjax-config.js, which the builder writes (tools/_shared.py:
+# STIX-Web fonts, the only ones jupyter-server-mathjax ships), is loaded first
+mathjax_path = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
 mathjax_config_path = "mathjax-config.js"
 
 html_theme = "sphinx_book_theme"
