@@ -10,14 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-import test_unit01_checks as t01   # the reference solutions (tests/ is on sys.path under pytest)
-import test_unit02_checks as t02
-import test_unit03_checks as t03
-import test_unit04_checks as t04
-import test_unit05_checks as t05
+from _solutions import Notebook, marked, planted, solution, student   # the reference: solutions/
 from utils.checks import (STRICT_ENV, SelfCheck, SelfCheckFailed, make_ready, number, unit01,
                           unit02, unit03, unit04, unit05)
-from utils.pyro_vae import PyroVAE
 from utils.vae import Decoder, Encoder
 
 
@@ -233,70 +228,56 @@ def spoil_module(cls, bad):
     return Student
 
 
-def _pyro_student(bad):
+def _pyro_student(bad, name="PyroVAE"):
+    """Exercise 05's reference VAE (class ``name``, z_dim = 2) with networks spoiled by ``bad``."""
+    notebook = student(5, Encoder=spoil_module(Encoder, bad), Decoder=spoil_module(Decoder, bad))
     torch.manual_seed(0)
-    return PyroVAE(spoil_module(Encoder, bad)(2), spoil_module(Decoder, bad)(2), 2)
-
-
-def _grey_student(bad):
-    """Exercise 05's grey-level VAE (reference model_cb) with spoiled networks."""
-    student = t05.GreyStudent()
-    student.encoder = spoil_module(Encoder, bad)(student.z_dim)
-    student.decoder = spoil_module(Decoder, bad)(student.z_dim)
-    return student
+    return getattr(notebook, name)(z_dim=2)
 
 
 BINARY = torch.bernoulli(torch.full((32, 784), 0.3), generator=torch.Generator().manual_seed(0))
 GREY = torch.rand(512, 784, generator=torch.Generator().manual_seed(0))
+S1, S2, S3, S4, S5 = (solution(unit) for unit in range(1, 6))
+UNITS = {"unit01": unit01, "unit02": unit02, "unit03": unit03, "unit04": unit04, "unit05": unit05}
+GIVEN_ONE_FUNCTION = {   # the checks given one function of the student's: the reference one
+    "unit01.check_pca": S1.pca, "unit01.check_ppca_mle": S1.ppca_mle, "unit01.check_ppca_posterior": S1.ppca_posterior,
+    "unit01.check_ppca_e_step": S1.ppca_e_step, "unit01.check_ppca_m_step": S1.ppca_m_step,
+    "unit02.check_reconstruction_loss": S2.reconstruction_loss, "unit02.check_train_step": S2.train_step,
+    "unit02.check_corrupt": S2.corrupt, "unit02.check_denoising_step": S2.denoising_step,
+    "unit03.check_reinforce": S3.reinforce_estimate, "unit03.check_pathwise": S3.pathwise_estimate,
+    "unit03.check_loo_baseline": S3.reinforce_loo_estimate,
+    "unit03.check_bernoulli_exact_gradient": S3.bernoulli_exact_gradient,
+    "unit03.check_bernoulli_reinforce": S3.bernoulli_reinforce, "unit04.check_cb_log_norm": S4.cb_log_norm,
+    "unit04.check_cb_negative_elbo": S4.cb_negative_elbo, "unit04.check_reparameterize": S4.reparameterize,
+    "unit04.check_gaussian_kl": S4.gaussian_kl, "unit04.check_negative_elbo": S4.negative_elbo,
+    "unit05.check_cb_mean": S5.cb_mean,
+}
+
+
+def _given_one_function(check, bad):
+    unit, name = check.split(".")
+    getattr(UNITS[unit], name)(spoil(GIVEN_ONE_FUNCTION[check], bad))
+
 
 CHECKS = {
-    "unit01.check_pca": lambda bad: unit01.check_pca(spoil(t01.pca, bad)),
-    "unit01.check_ppca_mle": lambda bad: unit01.check_ppca_mle(spoil(t01.ppca_mle, bad)),
-    "unit01.check_ppca_posterior": lambda bad: unit01.check_ppca_posterior(
-        spoil(t01.ppca_posterior, bad)),
-    "unit01.check_ppca_e_step": lambda bad: unit01.check_ppca_e_step(spoil(t01.ppca_e_step, bad)),
-    "unit01.check_ppca_m_step": lambda bad: unit01.check_ppca_m_step(spoil(t01.ppca_m_step, bad)),
-    "unit02.check_modules": lambda bad: unit02.check_modules(spoil_module(t02.Encoder, bad),
-                                                             spoil_module(t02.Decoder, bad)),
-    "unit02.check_reconstruction_loss": lambda bad: unit02.check_reconstruction_loss(
-        spoil(t02.reconstruction_loss, bad)),
-    "unit02.check_train_step": lambda bad: unit02.check_train_step(spoil(t02.train_step, bad),
-                                                                   t02.Encoder, t02.Decoder),
-    "unit02.check_corrupt": lambda bad: unit02.check_corrupt(spoil(t02.corrupt, bad)),
-    "unit02.check_denoising_step": lambda bad: unit02.check_denoising_step(
-        spoil(t02.denoising_step, bad), t02.Encoder, t02.Decoder),
-    "unit03.check_reinforce": lambda bad: unit03.check_reinforce(spoil(t03.reinforce, bad)),
-    "unit03.check_pathwise": lambda bad: unit03.check_pathwise(spoil(t03.pathwise, bad)),
-    "unit03.check_loo_baseline": lambda bad: unit03.check_loo_baseline(spoil(t03.loo, bad)),
+    **{check: functools.partial(_given_one_function, check) for check in GIVEN_ONE_FUNCTION},
+    "unit02.check_modules": lambda bad: unit02.check_modules(spoil_module(S2.Encoder, bad),
+                                                             spoil_module(S2.Decoder, bad)),
     "unit03.check_variance_order": lambda bad: unit03.check_variance_order(
-        spoil(t03.reinforce, bad), spoil(t03.pathwise, bad), spoil(t03.loo, bad)),
+        spoil(S3.reinforce_estimate, bad), spoil(S3.pathwise_estimate, bad), spoil(S3.reinforce_loo_estimate, bad)),
     "unit03.check_reinforce_surrogate": lambda bad: unit03.check_reinforce_surrogate(
-        spoil(t03.surrogate, bad), BINARY),
-    "unit03.check_bernoulli_exact_gradient": lambda bad: unit03.check_bernoulli_exact_gradient(
-        spoil(t03.bernoulli_exact_gradient, bad)),
-    "unit03.check_bernoulli_reinforce": lambda bad: unit03.check_bernoulli_reinforce(
-        spoil(t03.bernoulli_reinforce, bad)),
-    "unit04.check_cb_log_norm": lambda bad: unit04.check_cb_log_norm(spoil(t04.cb_log_norm, bad)),
-    "unit04.check_cb_negative_elbo": lambda bad: unit04.check_cb_negative_elbo(
-        spoil(t04.cb_negative_elbo, bad)),
-    "unit04.check_reparameterize": lambda bad: unit04.check_reparameterize(
-        spoil(t04.reparameterize, bad)),
-    "unit04.check_gaussian_kl": lambda bad: unit04.check_gaussian_kl(spoil(t04.gaussian_kl, bad)),
-    "unit04.check_negative_elbo": lambda bad: unit04.check_negative_elbo(
-        spoil(t04.negative_elbo, bad)),
+        spoil(S3.reinforce_negative_elbo, bad), BINARY),
     "unit04.check_training_lowers_loss": lambda bad: unit04.check_training_lowers_loss(
-        spoil(t04.negative_elbo, bad), GREY),
+        spoil(S4.negative_elbo, bad), GREY),
     "unit05.check_model": lambda bad: unit05.check_model(_pyro_student(bad), BINARY[:8]),
     "unit05.check_guide": lambda bad: unit05.check_guide(_pyro_student(bad), BINARY[:8]),
     "unit05.check_elbo": lambda bad: unit05.check_elbo(_pyro_student(bad), BINARY[:8]),
-    "unit05.check_cb_mean": lambda bad: unit05.check_cb_mean(spoil(t05.reference_cb_mean, bad)),
-    "unit05.check_model_cb": lambda bad: unit05.check_model_cb(_grey_student(bad)),
+    "unit05.check_model_cb": lambda bad: unit05.check_model_cb(_pyro_student(bad, "GreyPyroVAE")),
 }
 
 
 def test_the_table_covers_every_public_check_function():
-    public = {f"{module.__name__.rsplit('.', 1)[1]}.{name}"
-              for module in (unit01, unit02, unit03, unit04, unit05)
+    public = {f"{unit}.{name}" for unit, module in UNITS.items()
               for name, fn in vars(module).items()
               if name.startswith("check_") and inspect.isfunction(fn)}
     assert public == set(CHECKS)
@@ -443,3 +424,27 @@ def test_every_hint_of_every_unit_fits_a_120_character_line(path):
     too_long = sorted(h for h in hints
                       if len(f"\u2717 {'n' * longest}: {'p' * MIN_PROBLEM}. Hint: {h}") > LINE)
     assert not too_long, f"{path.name}: hints too long for a {LINE}-character line: {too_long}"
+
+
+# --- tests/_solutions.py: the unit tests' reference is the solution's code, read through the markers ----
+@pytest.mark.parametrize("unit", range(1, 7))
+def test_every_definition_the_exercise_stubs_is_loaded_from_its_solution(unit):
+    reference = solution(unit)
+    assert marked(unit) and all(callable(getattr(reference, name)) for name in marked(unit))
+
+
+def test_a_missing_definition_or_edit_is_a_clear_error_naming_it():
+    with pytest.raises(AttributeError, match="does not define `pca_2`"):
+        solution(1).pca_2
+    with pytest.raises(LookupError, match="defines no top-level function or class `pca_2`"):
+        planted(1, "pca_2", ("x", "y"))
+    with pytest.raises(ValueError, match=r"'xc = x - 0' occurs 0 times in `pca`"):
+        planted(1, "pca", ("xc = x - 0", "xc = x"))
+
+
+def test_a_definition_using_what_the_notebook_computes_is_a_clear_error(tmp_path):
+    path = tmp_path / "99_demo.py"
+    path.write_text("import torch\ndata = torch.zeros(3)\n\n\ndef f():\n    # BEGIN SOLUTION\n"
+                    "    return data\n    # END SOLUTION\n", encoding="utf-8")
+    with pytest.raises(NameError, match="`f` uses `data`, which line 2 binds by running code"):
+        Notebook(path).load(Notebook(path).marked)

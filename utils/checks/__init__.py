@@ -3,9 +3,16 @@
 Each unit's checks live in ``utils/checks/unitNN.py`` and are built on :class:`SelfCheck`.
 With $LVM_STRICT_CHECKS set (the test suite sets it), failed checks raise at the end.
 
-Shared by every unit:
+Shared by every unit (a unit module is a list of checks written with these):
 - :class:`SelfCheck`: a group of checks for one function; at most one hint per group (the first
   ✗ carries it: later ✗ lines of the group follow from the same mistake or are about the details);
+  :class:`ExerciseCheck`, the exercises' group, stops at its first ✗ (one mistake, one ✗ line);
+- :meth:`SelfCheck.call`: the one way to run a student's function (a stub, an error, a warning);
+- :func:`near`: the one tolerance rule, |actual − expected| ≤ atol + rtol·|expected| elementwise
+  (torch.isclose's), with each check's own atol and rtol; :meth:`SelfCheck.close` reports by it and
+  names the typical mistake that the student's numbers reproduce;
+- :func:`passes`, :func:`with_references`, :func:`seeded`: a check run silently, a student's
+  function with the reference versions of what it builds on, a seeded and restored random state;
 - :func:`make_ready`: the ``ready(...)`` guard of cells that *use* the student's functions;
 - :func:`number`: numbers in messages, short whatever their size;
 - :data:`LINE`: every ✗ line has at most 120 characters (:meth:`SelfCheck._report` cuts what the
@@ -21,9 +28,10 @@ import io
 import linecache
 import math
 import re
+import types
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -57,6 +65,9 @@ class SelfCheck:
     strict mode ($LVM_STRICT_CHECKS, the test suite), where the error surfaces for the authors.
     """
 
+    stop = False                    # True: the group stops at its first ✗ (see ExerciseCheck)
+    stub_hint = "write your code in place of the `raise` line"    # the hint for an unwritten function
+
     def __init__(self, name: str):
         if not isinstance(name, str) or not name:
             raise TypeError(f"SelfCheck needs a name, e.g. SelfCheck('pca'), got {name!r}")
@@ -75,6 +86,7 @@ class SelfCheck:
             if exc_type is not None and not issubclass(exc_type, _Abort):
                 if not issubclass(exc_type, Exception) or env_flag(STRICT_ENV):
                     return False  # Ctrl-C, or strict mode: a bug in the check must surface
+                self.stop = False
                 self._report("the check could not finish", f"{exc_type.__name__}: {one_line(exc)}",
                              "compare your result with the docstring")
         finally:
@@ -99,27 +111,31 @@ class SelfCheck:
         shown = hint and not self._hinted   # one hint per group: the first ✗ carries it
         self._hinted = self._hinted or bool(hint)
         print(fit_line(self.name, what, one_line(problem), hint if shown else ""))
+        if self.stop:
+            raise _Abort
         return False
 
     def call(self, fn: Callable, *args, what: str | None = None, quiet: bool = False,
+             hint: str = "", explain: Callable[[Exception], tuple | None] | None = None,
              **kwargs) -> Any:
-        """Run the student's ``fn``; on an exception report it in one line and stop the group.
-        ``quiet``: no pass line (for a run that repeats one already reported)."""
+        """Run the student's ``fn`` (its warnings kept inside) and return its result, with a pass
+        line ``what`` unless ``quiet`` (a run that repeats one already reported). An unwritten
+        function (the exercise's stub) is one ✗ line "not implemented yet"; an error is one ✗ line
+        naming it, with ``hint`` (or: call it by hand), or the (what, problem, hint) that
+        ``explain(error)`` gives for an error it recognises. Either stops the group."""
         self._require_open()
         label = what or f"{getattr(fn, '__name__', 'your function')} runs"
         try:
-            result = fn(*args, **kwargs)
-        except NotImplementedError as err:
-            if not is_stub(err):   # torch's NotImplementedError (e.g. a dtype it lacks): a bug
-                self._report(label, f"raised NotImplementedError: {one_line(err)}",
-                             "torch lacks an operation for this dtype: call your function by hand")
-                raise _Abort from None
-            self._report(label if len(label) < 30 else "", "not implemented yet",
-                         "write your code in place of the `raise` line")
-            raise _Abort from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = fn(*args, **kwargs)
         except Exception as err:  # a student's bug: one line, not a traceback wall
-            self._report(label, f"raised {type(err).__name__}: {one_line(err)}",
-                         "call it by hand to see the traceback")
+            if is_stub(err):      # not torch's NotImplementedError (an operation a dtype lacks): a bug
+                self._report(label if len(label) < 30 else "", "not implemented yet", self.stub_hint)
+            else:
+                self._report(*((explain and explain(err)) or (
+                    label, f"raised {type(err).__name__}: {one_line(err)}",
+                    hint or "call it by hand to see the traceback")))
             raise _Abort from None
         if not quiet:
             self._report(label, None)
@@ -153,27 +169,170 @@ class SelfCheck:
             raise _Abort
         return True if quiet else self._report(f"{what} has shape {got}", None)
 
-    def close(self, what: str, actual: torch.Tensor, expected: torch.Tensor,
-              atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
-              show_gap: bool = False) -> bool:
-        """Pass when ``actual`` matches ``expected`` within tolerance; report the largest gap.
-
-        ``show_gap`` adds the largest gap to the pass line too (lectures use it; exercises
-        keep pass lines free of numbers so that they are the same in every run). Empty tensors
-        never pass: there is nothing to compare.
-        """
+    def close(self, what: str, actual: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
+              hint: str = "", mistakes: dict[str, Any] | None = None, show_gap: bool = False,
+              unit: str = "", match: tuple[float, float] | None = None) -> bool:
+        """Pass when ``actual`` is :func:`near` ``expected`` (atol + rtol·|expected|); else report the
+        largest gap (in ``unit``; for a number, both numbers when the line has room) and ``hint``,
+        or, when the student's numbers reproduce one of ``mistakes`` (hint → its value, or (value,
+        problem)) within the same tolerance (or within ``match``, an (atol, rtol) of its own), that
+        mistake's hint (and problem). ``show_gap`` adds the largest gap to the pass line too
+        (lectures use it; exercises keep pass lines free of numbers so that they are the same in
+        every run). Empty tensors never pass: there is nothing to compare."""
         self._require_open()
         a, e, problem = _comparable(actual, expected, what)
-        if problem is not None:
-            return self._report(what, problem, hint)
-        gap = (a - e).abs()
-        ok = bool((gap <= atol + rtol * e.abs()).all())
-        worst = gap.max().item()
-        if ok and show_gap:
-            what = f"{what} (largest gap {worst:.2g})"
-        return self._report(what, None if ok else
-                            f"differs from the reference by up to {number(worst)} "
-                            f"(tolerance {atol:g} + {rtol:g}·|reference|)", hint)
+        if problem is None:
+            worst = (a - e).abs().max().item()
+            if bool(isclose(a, e, atol, rtol).all()):
+                return self._report(f"{what} (largest gap {worst:.2g})" if show_gap else what, None)
+            for mistake, value in (mistakes or {}).items():
+                value, problem = value if isinstance(value, tuple) else (value, None)
+                if value is not None and near(a, value, *(match or (atol, rtol))):
+                    hint = mistake.strip()
+                    break
+                problem = None
+            if problem is None:
+                gap = f"off by up to {number(worst)}{unit}"
+                both = f"{number(a.item())}{unit} instead of {number(e.item())}" if e.numel() == 1 else gap
+                problem = both if len(f"{FAIL} {self.name}: {what}: {both}. Hint: {hint}") <= LINE else gap
+        return self._report(what, problem, hint)
+
+    def unpack(self, what: str, out: Any, names: Sequence[str], returns: str = "",
+               numbers: Sequence[str] = (), hint: str = "") -> tuple:
+        """The student's result as one float tensor per name (those in ``numbers`` may be anything:
+        the caller checks them); None, a single value, another number of values or a value of
+        another kind is one ✗ line that says which, with the ``return`` line as hint (``returns``,
+        default the names) or ``hint`` for a value that is not a tensor, and stops the group. No
+        pass line."""
+        returns, n = returns or ", ".join(names), len(names)
+        if out is None:
+            self.require(what, False, "returned None", f"end with `return {returns}`")
+        if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
+            self.require(what, False, f"got {kind(out)}, not {_COUNTED.get(n, f'{n} values')}",
+                         f"return {'both' if n == 2 else 'all'}: `return {returns}`")
+        self.require(what, len(out) == n, f"got {len(out)} values, not {n}",
+                     f"return exactly {_WORDS.get(n, n)}: `return {returns}`")
+        for name, value in zip(names, out):
+            problem = None if name in numbers else not_a_tensor(name, value, hint or STAY_IN_TORCH)
+            self.require(what, problem is None, *(problem or ("", "")))
+        return tuple(out)
+
+    def gradients(self, what: str, loss: Any, expected: torch.Tensor, params: dict[str, torch.Tensor],
+                  hint: str, scale: float = 1e-4, rtol: float = 1e-3) -> bool:
+        """Pass when the gradient of ``loss`` (the student's) w.r.t. each of ``params`` is near the
+        one of ``expected`` (the reference's): atol = ``scale`` × that reference gradient's largest
+        entry, as the entries near 0 carry float32 noise of the size of the largest, and ``rtol``.
+        The ✗ line names the parts ("encoder", "z_loc": a name's first component) that differ."""
+        names, tensors = list(params), list(params.values())
+        if not (isinstance(loss, torch.Tensor) and loss.is_floating_point() and loss.requires_grad):
+            return self.true(what, False, "carries no gradient", hint)
+        wanted = torch.autograd.grad(expected.sum(), tensors, retain_graph=True)
+        try:
+            got = torch.autograd.grad(loss.sum(), tensors, allow_unused=True, retain_graph=True)
+        except Exception as err:
+            return self.true(what, False, f"backward failed: {one_line(err)}", hint)
+        wrong = sorted({name.split(".")[0] for name, g, e in zip(names, got, wanted)
+                        if g is None or not near(g, e, scale * (e.abs().max().item() + 1e-6), rtol)})
+        return self.true(what, not wrong, f"missing or wrong ({_and(wrong) if wrong else ''})", hint)
+
+
+class ExerciseCheck(SelfCheck):
+    """The exercises' :class:`SelfCheck`: the group stops at its first ✗, so that one mistake gives
+    one ✗ line and one hint (what would follow depends on the failed check)."""
+
+    stop = True
+
+
+_COUNTED = {2: "a pair", 3: "three values"}
+_WORDS = {2: "two", 3: "three"}
+
+
+def near(actual: Any, expected: Any, atol: float, rtol: float) -> bool:
+    """The one tolerance rule of the checks: ``actual`` and ``expected`` (tensors, arrays or numbers)
+    have the same shape (a number and a one-element tensor count as one) and :func:`isclose` holds
+    everywhere. Each check states its own atol and rtol, sized for float32 arithmetic on any device."""
+    if _as_double(expected) is None:
+        return False
+    a, e, problem = _comparable(actual, expected, "")
+    return problem is None and bool(isclose(a, e, atol, rtol).all())
+
+
+def isclose(actual: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:
+    """Elementwise: ``actual`` is finite and |actual − expected| ≤ atol + rtol·|expected|
+    (torch.isclose's rule), in float64 on the CPU."""
+    a, e = _as_double(actual), _as_double(expected)
+    return torch.isfinite(a) & ((a - e).abs() <= atol + rtol * e.abs())
+
+
+def kind(value: Any) -> str:
+    """What a student's function returned, in a few words: "None", "a NumPy array", "an int",
+    "a tensor of shape (64,)"."""
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if type(value).__module__.split(".")[0] == "numpy":
+        return "a NumPy array" if getattr(value, "ndim", 0) else "a NumPy number"
+    name = type(value).__name__
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+STAY_IN_TORCH = "stay in torch: no .item() or .numpy()"
+
+
+def not_a_tensor(name: str, value: Any, hint: str = STAY_IN_TORCH) -> tuple[str, str] | None:
+    """(problem, hint) when ``value`` is not a floating-point torch tensor, else None; ``name`` is
+    "D", say, or "" for the function's only result."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return None
+    lead = f"{name} is " if name else "got "
+    if value is None:
+        return f"{lead}None", "did you forget a `return`?"
+    if isinstance(value, torch.Tensor):
+        return f"{lead}{value.dtype}, not float", "compute it in floating point"
+    return f"{lead if name else ''}{kind(value)}, not a tensor", hint
+
+
+def _silently(check: Callable, *args) -> tuple[bool, str]:
+    """Run ``check(*args)`` without printing: (whether it printed no ✗ and at least one ✓, and what
+    it printed). Any exception (SelfCheckFailed in strict mode) is a failure."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(*args)
+    except Exception:
+        return False, printed.getvalue()
+    return FAIL not in printed.getvalue() and PASS in printed.getvalue(), printed.getvalue()
+
+
+def passes(check: Callable, *args) -> bool:
+    """True when ``check(*args)``, run silently, passes: a check built on others runs only when
+    theirs pass ("fix `model` first")."""
+    return _silently(check, *args)[0]
+
+
+def with_references(fn: Callable, **references: Callable) -> Callable:
+    """``fn`` with each name of ``references`` it looks up as a global bound to the reference instead
+    (a copy: the student's namespace is left alone), so that its check tests ``fn`` alone, not the
+    student's other functions. Not a plain function (a lambda is one): ``fn`` itself."""
+    names = set(getattr(getattr(fn, "__code__", None), "co_names", ())) & set(references)
+    if not isinstance(fn, types.FunctionType) or not names:
+        return fn
+    env = dict(fn.__globals__)
+    env.update({name: references[name] for name in names})
+    out = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    out.__kwdefaults__ = fn.__kwdefaults__
+    return out
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's global generator seeded with ``seed`` inside, restored afterwards: every run of a
+    check prints the same lines, and the caller's random state is left alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _cut(text: str, room: int) -> str:
@@ -247,16 +406,9 @@ def make_ready(parts: dict[str, tuple[str, Callable[[Callable], None]]]) -> Call
             if name not in parts:
                 continue
             where, check = parts[name]
-            printed = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(printed), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    check(fn)
-                passed = FAIL not in printed.getvalue() and PASS in printed.getvalue()
-            except Exception:   # SelfCheckFailed (strict mode), or anything else: not ready
-                passed = False
+            passed, printed = _silently(check, fn)
             if not passed:
-                written = "not implemented yet" not in printed.getvalue()
+                written = "not implemented yet" not in printed
                 unfinished.append(f"`{name}` ({where}: fails its check)" if written
                                   else f"`{name}` ({where})")
                 names.append((f"`{name}`", where))
@@ -387,6 +539,8 @@ def _comparable(actual: Any, expected: Any, what: str):
     a = _as_double(actual)
     if a is None:
         return a, e, f"expected a tensor, got {describe(actual)}"
+    if a.shape != e.shape and a.numel() == e.numel() == 1:
+        a = a.reshape(e.shape)
     if a.shape != e.shape:
         return a, e, f"expected shape {tuple(e.shape)}, got {tuple(a.shape)}"
     if a.numel() == 0:

@@ -14,16 +14,12 @@ line while one of them is unfinished or wrong.
 from __future__ import annotations
 
 import math
-import types
-import warnings
-from typing import Any, Callable
 
 import torch
 
-from . import SelfCheck, _Abort, is_stub, make_ready, number
-from .._validate import describe, one_line
+from . import ExerciseCheck as SelfCheck, make_ready, number, with_references
 
-NOT_WRITTEN = "write your code in place of the `raise` line"
+ATOL, RTOL = 1e-6, 1e-5   # the data and references are float64: a float64 result matches closely
 
 
 # ---- the reference solutions (what the checks compare with, and inject) ---------------------------
@@ -72,97 +68,7 @@ def _log_likelihood(x, W, mu, sigma2) -> float:
     return (-0.5 * (white.pow(2).sum(0) + log_det + x.shape[1] * math.log(2 * math.pi))).mean().item()
 
 
-# ---- helpers ------------------------------------------------------------------------------------
-def _with_references(fn: Callable, **references: Callable) -> Callable:
-    """``fn`` with the given names in its globals replaced by the reference functions (a copy: the
-    student's namespace is left alone). Not a plain function (a lambda is one): ``fn`` itself."""
-    if not isinstance(fn, types.FunctionType):
-        return fn
-    namespace = dict(fn.__globals__)
-    namespace.update(references)
-    copy = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__kwdefaults__ = fn.__kwdefaults__
-    return copy
-
-
-def _run(sc: SelfCheck, fn: Callable, *args, what: str = "runs", note: str = "") -> Any:
-    """Run the student's ``fn``: its result and a ✓ line (``what`` and ``note``), or one short ✗
-    line and stop the group."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = fn(*args)
-    except Exception as err:  # the student's bug: one line, not a traceback wall
-        if is_stub(err):      # the exercise's stub (not torch's NotImplementedError)
-            sc.true(what, False, "not implemented yet", NOT_WRITTEN)
-            raise _Abort from None
-        message = one_line(err)
-        message = message if len(message) <= 36 else message[:35] + "…"
-        sc.true(what, False, f"raised {type(err).__name__}: {message}",
-                "run it by hand to see the traceback")
-        raise _Abort from None
-    sc.true(f"{what} {note}".strip(), True, "")
-    return result
-
-
-def _parts(sc: SelfCheck, out, names: tuple[str, ...], what: str) -> tuple:
-    """The student's result as one tensor (or number) per name; anything else is one ✗ line
-    and stops the group, so that a missing ``return`` is reported, not raised. No pass line."""
-    if not isinstance(out, (tuple, list)) or len(out) != len(names):
-        sc.true(what, False, f"expected ({', '.join(names)}), got {describe(out)}",
-                f"return {', '.join(names)}")
-        raise _Abort
-    for name, part in zip(names, out):
-        if not isinstance(part, (torch.Tensor, int, float)) or isinstance(part, bool):
-            kind = "a NumPy array" if type(part).__module__ == "numpy" else describe(part)
-            sc.true(what, False, f"{name} is {kind}, not a torch tensor",
-                    f"return {', '.join(names)} as torch tensors")
-            raise _Abort
-    return tuple(out)
-
-
-def _double(value) -> torch.Tensor | None:
-    try:
-        return torch.as_tensor(value).detach().to("cpu", torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-
-
-def _near(actual, expected: torch.Tensor, atol: float, rtol: float) -> bool:
-    a = _double(actual)
-    return (a is not None and a.shape == expected.shape and bool(torch.isfinite(a).all())
-            and bool(((a - expected).abs() <= atol + rtol * expected.abs()).all()))
-
-
-def _compare(sc: SelfCheck, what: str, actual, expected: torch.Tensor, hint: str,
-             atol: float = 1e-6, rtol: float = 1e-5,
-             mistakes: tuple[tuple[Any, str, str], ...] = ()) -> None:
-    """✓ when ``actual`` matches ``expected``; else one short ✗ line and stop the group. The ✗ names
-    the first of ``mistakes`` (value, problem, hint) whose value the student's result matches;
-    otherwise it gives the largest gap and ``hint``."""
-    expected = expected.detach().to("cpu", torch.float64)
-    a = _double(actual)
-    if a is not None and a.numel() == expected.numel() == 1:
-        a = a.reshape(expected.shape)      # a number, a 0-d or a one-element tensor: all fine
-    if a is None:
-        problem = f"expected a tensor, got {describe(actual)}"
-    elif a.shape != expected.shape:
-        problem = f"expected shape {tuple(expected.shape)}, got {tuple(a.shape)}"
-    elif not torch.isfinite(a).all():
-        problem = "contains NaN or inf"
-    elif _near(a, expected, atol, rtol):
-        sc.true(what, True, "")
-        return
-    else:
-        problem = f"off by up to {number((a - expected).abs().max())}"
-        for value, mistake, mistake_hint in mistakes:
-            if _near(a, value.detach().to("cpu", torch.float64), atol, rtol):
-                problem, hint = mistake, mistake_hint
-                break
-    sc.true(what, False, problem, hint)
-    raise _Abort
-
-
+# ---- fixed inputs ------------------------------------------------------------------------------
 def _toy_data(n: int = 500, x_dim: int = 6, seed: int = 0) -> torch.Tensor:
     """Correlated Gaussian data with distinct variances along random directions."""
     gen = torch.Generator().manual_seed(seed)
@@ -188,24 +94,23 @@ def check_pca(pca) -> None:
     evecs = torch.linalg.eigh((x - mean).T @ (x - mean))[1].flip(1)
     uncentred = torch.linalg.eigvalsh(x.T @ x / n).flip(0)
     with SelfCheck("pca") as sc:
-        out = _run(sc, pca, x, z_dim, note="on 500 points in 6-D")
-        W, lam, mu = _parts(sc, out, ("components", "eigenvalues", "mean"), "returns three things")
+        out = sc.call(pca, x, z_dim, what="runs on 500 points in 6-D")
+        W, lam, mu = sc.unpack("returns three things", out, ("components", "eigenvalues", "mean"))
         sc.shape("components", W, (x.shape[1], z_dim), "one column per component: shape (D, d)")
         sc.shape("eigenvalues", lam, (x.shape[1],), "return all D eigenvalues")
-        _compare(sc, "mean", mu, mean, "the mean over images, x.mean(0)", atol=1e-6)
-        _compare(sc, "eigenvalues, largest first", lam, evals,
-                 "eigenvalues of the covariance of the *centred* data, divided by N",
-                 mistakes=((evals * n / (n - 1), "N/(N−1) times the reference",
-                            "divide by N, not N − 1 (as torch.cov does)"),
-                           (evals.flip(0), "in increasing order",
-                            "torch.linalg.eigh sorts them increasing: flip them"),
-                           (uncentred, "those of uncentred x",
-                            "subtract the mean first (the *centred* data)")))
-        W = _double(W)
-        _compare(sc, "columns are orthonormal", W.T @ W, torch.eye(z_dim, dtype=W.dtype),
+        sc.close("mean", mu, mean, ATOL, RTOL, "the mean over images, x.mean(0)")
+        sc.close("eigenvalues, largest first", lam, evals, ATOL, RTOL,
+                 "eigenvalues of the covariance of the *centred* data, divided by N", mistakes={
+                     "divide by N, not N − 1 (as torch.cov does)":
+                         (evals * n / (n - 1), "N/(N−1) times the reference"),
+                     "torch.linalg.eigh sorts them increasing: flip them":
+                         (evals.flip(0), "in increasing order"),
+                     "subtract the mean first (the *centred* data)": (uncentred, "those of uncentred x")})
+        W = W.detach().to("cpu", torch.float64)
+        sc.close("columns are orthonormal", W.T @ W, torch.eye(z_dim, dtype=W.dtype), ATOL, RTOL,
                  "use eigenvectors as columns (evecs[:, i]), not rows")
         top = evecs[:, :z_dim]
-        _compare(sc, "components span the top-d eigenvectors", W @ W.T, top @ top.T,
+        sc.close("components span the top-d eigenvectors", W @ W.T, top @ top.T, ATOL, RTOL,
                  "PCA keeps the directions of LARGEST variance")
 
 
@@ -217,26 +122,22 @@ def check_ppca_mle(ppca_mle) -> None:
     _, evals, mean = _pca(x, z_dim)
     W_ref, _, sigma2 = _ppca_mle(x, z_dim)
     U = W_ref / (evals[:z_dim] - sigma2).sqrt()
+    scaled, unshifted = U * (evals[:z_dim] - sigma2), U * evals[:z_dim].sqrt()
     with SelfCheck("ppca_mle") as sc:
-        out = _run(sc, _with_references(ppca_mle, pca=_pca), x, z_dim,
-                   note="(with the reference pca, so a mistake there does not show here)")
-        W, mu, s2 = _parts(sc, out, ("W", "mu", "sigma2"), "returns three things")
+        out = sc.call(with_references(ppca_mle, pca=_pca), x, z_dim,
+                      what="runs (with the reference pca, so a mistake there does not show here)")
+        W, mu, s2 = sc.unpack("returns three things", out, ("W", "mu", "sigma2"), numbers=("sigma2",))
         sc.shape("W", W, (x.shape[1], z_dim), "W maps a d-dim z to a D-dim x: shape (D, d)")
-        _compare(sc, "mu is the data mean", mu, mean, "the MLE of mu is the sample mean")
-        _compare(sc, "sigma2 = mean of the discarded eigenvalues", s2, sigma2,
-                 "average the D − d smallest, eigenvalues[z_dim:]",
-                 mistakes=((evals[z_dim:].sum(), "the sum, not the mean",
-                            "divide the sum by D − d"),
-                           (evals[:z_dim].mean(), "mean of the kept ones",
-                            "average eigenvalues[z_dim:]")))
-        W = _double(W)
-        scaled = U * (evals[:z_dim] - sigma2)
-        _compare(sc, "W Wᵀ = U_d (Λ_d − σ²I) U_dᵀ", W @ W.T, W_ref @ W_ref.T,
-                 "scale eigenvector i by sqrt(λ_i − σ²)",
-                 mistakes=((scaled @ scaled.T, "W scaled by λ_i − σ²",
-                            "scale eigenvector i by sqrt(λ_i − σ²)"),
-                           ((U * evals[:z_dim].sqrt()) @ (U * evals[:z_dim].sqrt()).T,
-                            "W scaled by sqrt(λ_i)", "subtract σ²: sqrt(λ_i − σ²)")))
+        sc.close("mu is the data mean", mu, mean, ATOL, RTOL, "the MLE of mu is the sample mean")
+        sc.close("sigma2 = mean of the discarded eigenvalues", s2, sigma2, ATOL, RTOL,
+                 "average the D − d smallest, eigenvalues[z_dim:]", mistakes={
+                     "divide the sum by D − d": (evals[z_dim:].sum(), "the sum, not the mean"),
+                     "average eigenvalues[z_dim:]": (evals[:z_dim].mean(), "mean of the kept ones")})
+        W = W.detach().to("cpu", torch.float64)
+        sc.close("W Wᵀ = U_d (Λ_d − σ²I) U_dᵀ", W @ W.T, W_ref @ W_ref.T, ATOL, RTOL,
+                 "scale eigenvector i by sqrt(λ_i − σ²)", mistakes={
+                     "scale eigenvector i by sqrt(λ_i − σ²)": (scaled @ scaled.T, "W scaled by λ_i − σ²"),
+                     "subtract σ²: sqrt(λ_i − σ²)": (unshifted @ unshifted.T, "W scaled by sqrt(λ_i)")})
 
 
 def check_ppca_posterior(ppca_posterior) -> None:
@@ -260,39 +161,30 @@ def check_ppca_posterior(ppca_posterior) -> None:
     z_cov_o = torch.eye(z_dim, dtype=x.dtype) - gain_o @ W[o]
     zero_filled = (x * seen - mu) @ gain.T                                  # unseen pixels set to 0
     mean_filled = ((x - mu) * seen) @ gain.T                                # unseen set to their mean
+    ignored = "use only the seen pixels: x[:, observed], W[observed]"
     with SelfCheck("ppca_posterior") as sc:
-        out = _run(sc, ppca_posterior, x, W, mu, sigma2)
-        z_loc, z_cov = _parts(sc, out, ("z_loc", "z_cov"), "returns two things")
+        out = sc.call(ppca_posterior, x, W, mu, sigma2, what="runs")
+        z_loc, z_cov = sc.unpack("returns two things", out, ("z_loc", "z_cov"))
         sc.shape("z_loc", z_loc, (len(x), z_dim), "one posterior mean per image: shape (N, d)")
         sc.shape("z_cov", z_cov, (z_dim, z_dim), "the posterior covariance is the same for every x")
-        _compare(sc, "posterior mean M⁻¹Wᵀ(x − μ)", z_loc, z_loc_ref,
+        sc.close("posterior mean M⁻¹Wᵀ(x − μ)", z_loc, z_loc_ref, ATOL, RTOL,
                  "M = WᵀW + σ²I (d × d); did you subtract mu first?",
-                 mistakes=((x @ gain.T, "the mean of uncentred x", "subtract mu first: x − mu"),))
-        _compare(sc, "posterior covariance σ²M⁻¹", z_cov, z_cov_ref, "σ² M⁻¹, not M σ⁻²",
-                 mistakes=((torch.linalg.inv(M), "M⁻¹ without σ²", "σ² M⁻¹: multiply by sigma2"),))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out, error = ppca_posterior(x, W, mu, sigma2, observed=seen), None
-        except Exception as err:
-            out, error = None, err
-        if isinstance(error, TypeError) and "observed" in str(error):
-            sc.true("4 of 6 seen", False, "takes no argument `observed`",
-                    "add the argument observed=None")
-            raise _Abort
-        if error is not None:   # the student's bug, reported in one line by _run
-            out = _run(sc, lambda: ppca_posterior(x, W, mu, sigma2, observed=seen),
-                       what="4 of 6 seen: runs")
-        z_loc, z_cov = _parts(sc, out, ("z_loc", "z_cov"), "4 of 6 seen")
-        ignored = "use only the seen pixels: x[:, observed], W[observed]"
-        _compare(sc, "4 of 6 seen: mean", z_loc, z_loc_o, ignored,
-                 mistakes=((z_loc_ref, "the mean given every pixel", ignored),
-                           (zero_filled, "unseen pixels as 0", ignored),
-                           (mean_filled, "unseen pixels as μ", "drop the unseen rows of W too")))
-        _compare(sc, "4 of 6 seen: covariance", z_cov, z_cov_o,
-                 "σ² M_o⁻¹ with M_o = W_oᵀW_o + σ²I (W_o: the seen rows)",
-                 mistakes=((z_cov_ref, "the covariance given every pixel",
-                            "M_o = W_oᵀW_o + σ²I: only the seen rows of W"),))
+                 mistakes={"subtract mu first: x − mu": (x @ gain.T, "the mean of uncentred x")})
+        sc.close("posterior covariance σ²M⁻¹", z_cov, z_cov_ref, ATOL, RTOL, "σ² M⁻¹, not M σ⁻²",
+                 mistakes={"σ² M⁻¹: multiply by sigma2": (torch.linalg.inv(M), "M⁻¹ without σ²")})
+        out = sc.call(ppca_posterior, x, W, mu, sigma2, observed=seen, what="4 of 6 seen: runs",
+                      quiet=True, explain=lambda err: ("4 of 6 seen", "takes no argument `observed`",
+                                                       "add the argument observed=None")
+                      if isinstance(err, TypeError) and "observed" in str(err) else None)
+        z_loc, z_cov = sc.unpack("4 of 6 seen", out, ("z_loc", "z_cov"))
+        sc.close("4 of 6 seen: mean", z_loc, z_loc_o, ATOL, RTOL, ignored, mistakes={
+            f"{ignored} ": (z_loc_ref, "the mean given every pixel"),
+            f" {ignored}": (zero_filled, "unseen pixels as 0"),
+            "drop the unseen rows of W too": (mean_filled, "unseen pixels as μ")})
+        sc.close("4 of 6 seen: covariance", z_cov, z_cov_o, ATOL, RTOL,
+                 "σ² M_o⁻¹ with M_o = W_oᵀW_o + σ²I (W_o: the seen rows)", mistakes={
+                     "M_o = W_oᵀW_o + σ²I: only the seen rows of W":
+                         (z_cov_ref, "the covariance given every pixel")})
 
 
 def check_ppca_e_step(ppca_e_step) -> None:
@@ -305,20 +197,20 @@ def check_ppca_e_step(ppca_e_step) -> None:
     outer = zz_ref - z_cov
     M = W.T @ W + sigma2 * torch.eye(z_dim, dtype=x.dtype)
     with SelfCheck("ppca_e_step") as sc:
-        out = _run(sc, _with_references(ppca_e_step, ppca_posterior=_ppca_posterior),
-                   x, W, mu, sigma2, note="(with the reference ppca_posterior)")
-        z_loc, zz = _parts(sc, out, ("z_loc", "zz"), "returns two things")
+        out = sc.call(with_references(ppca_e_step, ppca_posterior=_ppca_posterior),
+                      x, W, mu, sigma2, what="runs (with the reference ppca_posterior)")
+        z_loc, zz = sc.unpack("returns two things", out, ("z_loc", "zz"))
         sc.shape("E[z_n]", z_loc, (len(x), z_dim), "one posterior mean per image: shape (N, d)")
         sc.shape("E[z_n z_nᵀ]", zz, (len(x), z_dim, z_dim), "one d × d matrix per image: (N, d, d)")
-        _compare(sc, "E[z_n] = M⁻¹Wᵀ(x_n − μ)", z_loc, z_loc_ref,
+        sc.close("E[z_n] = M⁻¹Wᵀ(x_n − μ)", z_loc, z_loc_ref, ATOL, RTOL,
                  "the posterior mean of Part 3 (ppca_posterior)")
-        _compare(sc, "E[z_n z_nᵀ] = σ²M⁻¹ + E[z_n] E[z_n]ᵀ", zz, zz_ref,
-                 "E[z zᵀ] = Cov[z | x] + E[z] E[z]ᵀ",
-                 mistakes=((outer, "E[z_n] E[z_n]ᵀ alone", "add the posterior covariance σ²M⁻¹"),
-                           (z_cov.expand_as(zz_ref), "σ²M⁻¹ alone",
-                            "add each image's outer product E[z_n] E[z_n]ᵀ"),
-                           (outer + M / sigma2, "M σ⁻² + E[z_n] E[z_n]ᵀ",
-                            "the covariance is σ² M⁻¹, not M σ⁻²")))
+        sc.close("E[z_n z_nᵀ] = σ²M⁻¹ + E[z_n] E[z_n]ᵀ", zz, zz_ref, ATOL, RTOL,
+                 "E[z zᵀ] = Cov[z | x] + E[z] E[z]ᵀ", mistakes={
+                     "add the posterior covariance σ²M⁻¹": (outer, "E[z_n] E[z_n]ᵀ alone"),
+                     "add each image's outer product E[z_n] E[z_n]ᵀ":
+                         (z_cov.expand_as(zz_ref), "σ²M⁻¹ alone"),
+                     "the covariance is σ² M⁻¹, not M σ⁻²":
+                         (outer + M / sigma2, "M σ⁻² + E[z_n] E[z_n]ᵀ")})
 
 
 def check_ppca_m_step(ppca_m_step) -> None:
@@ -333,52 +225,47 @@ def check_ppca_m_step(ppca_m_step) -> None:
     s2_raw = _m_step(x, torch.zeros_like(mu), z_loc, zz)[1]
     W_outer = torch.linalg.solve(z_loc.T @ z_loc, (x - mu).T @ z_loc, left=False)
     with SelfCheck("ppca_m_step") as sc:
-        out = _run(sc, ppca_m_step, x, mu, z_loc.clone(), zz.clone(), note="(given the reference E-step)")
-        W, s2 = _parts(sc, out, ("W", "sigma2"), "returns two things")
+        out = sc.call(ppca_m_step, x, mu, z_loc.clone(), zz.clone(), what="runs (given the reference E-step)")
+        W, s2 = sc.unpack("returns two things", out, ("W", "sigma2"), numbers=("sigma2",))
         sc.shape("W", W, (x_dim, z_dim), "W maps a d-dim z to a D-dim x: shape (D, d)")
-        _compare(sc, "W_new, eq. (M1)", W, W_ref,
-                 "(x − mu).T @ z_loc, times the inverse of zz.sum(0)",
-                 mistakes=((W_outer, "divided by Σ E[z_n] E[z_n]ᵀ",
-                            "use zz.sum(0) = Σ E[z_n z_nᵀ], which holds σ²M⁻¹"),))
-        _compare(sc, "σ²_new, eq. (M2)", s2, s2_ref,
-                 "sum the three terms of (M2) over n, with W_new; divide by N·D",
-                 mistakes=((s2_ref * x_dim, "D times the reference", "divide by N·D, not N"),
-                           (s2_ref * n, "N times the reference", "divide by N·D, not D"),
-                           (s2_raw, "σ²_new of uncentred x", "use x − mu, not x")))
+        sc.close("W_new, eq. (M1)", W, W_ref, ATOL, RTOL,
+                 "(x − mu).T @ z_loc, times the inverse of zz.sum(0)", mistakes={
+                     "use zz.sum(0) = Σ E[z_n z_nᵀ], which holds σ²M⁻¹":
+                         (W_outer, "divided by Σ E[z_n] E[z_n]ᵀ")})
+        sc.close("σ²_new, eq. (M2)", s2, s2_ref, ATOL, RTOL,
+                 "sum the three terms of (M2) over n, with W_new; divide by N·D", mistakes={
+                     "divide by N·D, not N": (s2_ref * x_dim, "D times the reference"),
+                     "divide by N·D, not D": (s2_ref * n, "N times the reference"),
+                     "use x − mu, not x": (s2_raw, "σ²_new of uncentred x")})
 
         def em(iterations: int = 100):
             W, s2, trace = W0, torch.tensor(sigma2, dtype=x.dtype), []
             for _ in range(iterations):
                 W, s2 = ppca_m_step(x, mu, *_e_step(x, W, mu, s2))
-                W, s2 = _double(W), _double(s2).reshape(())
+                W, s2 = W.detach().to("cpu", x.dtype), torch.as_tensor(s2).to("cpu", x.dtype).reshape(())
                 trace.append(_log_likelihood(x, W, mu, s2))
             return W, s2, torch.tensor(trace, dtype=torch.float64)
 
-        W, s2, trace = _run(sc, em, what="100 EM iterations run",
-                            note="(the reference E-step, your M-step)")
+        W, s2, trace = sc.call(em, what="100 EM iterations run (the reference E-step, your M-step)")
         W_mle, _, s2_mle = _ppca_mle(x, z_dim)
         best = _log_likelihood(x, W_mle, mu, s2_mle)
         drop = (trace[:-1] - trace[1:]).max().item()
         sc.true("the log-likelihood never decreases", drop < 1e-9,
                 f"it fell by up to {number(drop)} nats in one iteration",
                 "EM never lowers log p(x): compare your M-step with (M1) and (M2)")
-        if not sc.true("it reaches the closed-form maximum (Part 2)", abs(trace[-1] - best) < 1e-6,
-                       f"{number(trace[-1].item())} vs {number(best)} nats",
-                       "compare your M-step with (M1) and (M2)"):
-            raise _Abort
-        _compare(sc, "W Wᵀ and σ² equal the closed form (W only up to a rotation)",
+        sc.true("it reaches the closed-form maximum (Part 2)", abs(trace[-1] - best) < 1e-6,
+                f"{number(trace[-1].item())} vs {number(best)} nats", "compare your M-step with (M1) and (M2)")
+        sc.close("W Wᵀ and σ² equal the closed form (W only up to a rotation)",
                  torch.cat([(W @ W.T).flatten(), s2.reshape(1)]),
-                 torch.cat([(W_mle @ W_mle.T).flatten(), s2_mle.reshape(1)]),
-                 "compare your M-step with (M1) and (M2)", atol=1e-5, rtol=1e-4)
+                 torch.cat([(W_mle @ W_mle.T).flatten(), s2_mle.reshape(1)]), 1e-5, 1e-4,
+                 "compare your M-step with (M1) and (M2)")
 
 
 # ---- for the notebook's cells that use the student's functions -------------------------------------
-_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+ready = make_ready({
     "pca": ("Part 1", check_pca),
     "ppca_mle": ("Part 2", check_ppca_mle),
     "ppca_posterior": ("Part 3", check_ppca_posterior),
     "ppca_e_step": ("Part 5", check_ppca_e_step),
     "ppca_m_step": ("Part 5", check_ppca_m_step),
-}
-
-ready = make_ready(_PARTS)
+})

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import math
 import re
 import warnings
@@ -35,21 +34,19 @@ import pyro
 import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
-from torch import nn
 from torch.nn import functional as F
 
-from . import FAIL, PASS, SelfCheck, _Abort, is_stub, make_ready, number
+from . import ExerciseCheck as SelfCheck, isclose, make_ready, near, number, passes
+from ._common import X_DIM, binary_images, saturate
+from .unit04 import reference_cb_log_norm
 from .._validate import one_line
 from ..pyro_vae import PyroVAE
 from ..vae import negative_elbo
 
-X_DIM = 784
 SIDE = 28                     # the images' side: the programs also take images of shape (N, 28, 28)
-SATURATED = 40.0              # |logits| of a decoder sure of every pixel (torch's CB clamps λ there)
 N_FIXED = 16                  # images in the batch of the checks that ready() runs
-WIDTH = 120                   # the longest ✗ line a check prints
 SCALED = "an extra poutine.scale or factor?"
-NOT_IMPLEMENTED = "write your code in place of the `raise` line"   # as utils.checks says it
+BY_HAND = "call it by hand on a small batch to see the traceback"
 _SHAPE_MISMATCH = re.compile(r"Shape mismatch inside plate\('([^']*)'\) at site (\S+) dim (-?\d+), "
                              r"(\d+) vs (\d+)")
 
@@ -64,8 +61,7 @@ def _device(vae) -> torch.device:
 
 def binary_batch(n: int = N_FIXED, device="cpu") -> torch.Tensor:
     """Fixed binary 'images' (n, 784): each pixel on with probability 0.3."""
-    gen = torch.Generator().manual_seed(0)
-    return torch.bernoulli(torch.full((n, X_DIM), 0.3), generator=gen).to(device)
+    return binary_images(n).to(device)
 
 
 def grey_batch(n: int = N_FIXED, device="cpu") -> torch.Tensor:
@@ -88,66 +84,35 @@ def _isolated(seed: int = 0):
         yield
 
 
-def _fit(sc: SelfCheck, what: str, problem: str, hint: str) -> str:
-    """``problem`` cut so that the ✗ line (with its hint) stays within WIDTH characters."""
-    room = WIDTH - len(f"{FAIL} {sc.name}: {what}: ") - (len(f". Hint: {hint}") if hint else 0)
-    return problem if len(problem) <= room else problem[:max(room - 2, 10)].rstrip() + " …"
-
-
-def _fail(sc: SelfCheck, what: str, problem: str, hint: str = "") -> None:
-    """One ✗ line, at most WIDTH characters, and the group stops."""
-    sc.require(what, False, _fit(sc, what, problem, hint), hint)
-
-
-def _error_line(sc: SelfCheck, label: str, err: Exception) -> tuple[str, str, str]:
-    """(what, problem, hint) for an error raised by the student's program: Pyro's shape mismatch at
-    the rightmost dimension is a missing ``.to_event(1)``; anything else is its first line."""
-    message = one_line(err)
-    found = _SHAPE_MISMATCH.search(message)
-    if found:
-        plate, site, dim, plate_size, size = found.groups()
-        plate = plate if len(plate) <= 12 else plate[:11] + "…"
-        what = f"site '{site}' fits its plate"
-        problem = f"dim {dim} is {size}, plate '{plate}' says {plate_size}"
-        if dim == "-1":
-            return what, problem, f"add .to_event(1) to the '{site}' distribution"
-        return what, problem, "the plate takes the rightmost batch dim: give tensors shape (N, ...)"
-    return (f"your {label} runs", f"raised {type(err).__name__}: {message}",
-            "call it by hand on a small batch to see the traceback")
+def _shape_error(err: Exception) -> tuple[str, str, str] | None:
+    """(what, problem, hint) for Pyro's shape mismatch in the student's program: at the rightmost
+    dimension a missing ``.to_event(1)``; None for any other error (SelfCheck.call's line)."""
+    found = _SHAPE_MISMATCH.search(one_line(err))
+    if not found:
+        return None
+    plate, site, dim, plate_size, size = found.groups()
+    plate = plate if len(plate) <= 12 else plate[:11] + "…"
+    problem = f"dim {dim} is {size}, plate '{plate}' says {plate_size}"
+    return (f"site '{site}' fits its plate", problem, f"add .to_event(1) to the '{site}' distribution"
+            if dim == "-1" else "the plate takes the rightmost batch dim: give tensors shape (N, ...)")
 
 
 def _trace(sc: SelfCheck, program, x: torch.Tensor, label: str, quiet: bool = False):
     """Run ``program(x)`` under poutine.trace; a failure is one ✗ line and stops the group."""
-    what = f"your {label} runs under poutine.trace"
-    try:
-        trace = poutine.trace(program).get_trace(x)
-    except Exception as err:  # the student's bug: one line, not a traceback wall
-        if isinstance(err, NotImplementedError) and is_stub(err):   # ready() reads this one
-            sc.require(f"your {label} runs", False, "not implemented yet", NOT_IMPLEMENTED)
-        _fail(sc, *_error_line(sc, label, err))
-    if not quiet:
-        sc.true(what, True, "")
-    return trace
+    return sc.call(poutine.trace(program).get_trace, x, what=f"your {label} runs under poutine.trace",
+                   quiet=quiet, hint=BY_HAND, explain=_shape_error)
 
 
-def _loss(sc: SelfCheck, elbo, model, guide, x: torch.Tensor, label: str) -> float:
+def _elbo_loss(sc: SelfCheck, elbo, model, guide, x: torch.Tensor, label: str) -> float:
     """``elbo.loss(model, guide, x)``; an error (a shape mismatch among them) is one ✗ line."""
-    try:
-        return elbo.loss(model, guide, x)
-    except Exception as err:
-        _fail(sc, *_error_line(sc, label, err))
+    return sc.call(elbo.loss, model, guide, x, what=f"your {label} runs", quiet=True, hint=BY_HAND,
+                   explain=_shape_error)
 
 
 def _sample_sites(trace) -> dict:
     """The trace's sample sites, without the plates' own bookkeeping sites."""
     return {name: site for name, site in trace.nodes.items()
             if site["type"] == "sample" and type(site["fn"]).__name__ != "_Subsample"}
-
-
-def _require(sc: SelfCheck, what: str, condition: bool, problem: str, hint: str = "") -> None:
-    """A check that the following checks depend on: on failure, stop the group."""
-    if not sc.true(what, condition, _fit(sc, what, problem, hint) if not condition else "", hint):
-        raise _Abort
 
 
 def _plates(site) -> list[tuple[str, int, int]]:
@@ -169,11 +134,11 @@ def _check_site_shapes(sc: SelfCheck, site, name: str, n: int, event: int, event
     """The site sits in a plate of size n at dim -1, with batch shape (n,) and event shape (event,);
     stops the group at the first ✗ (the checks after it would only repeat it)."""
     plates = ", ".join(f"'{p}' ({size}) at dim {dim}" for p, size, dim in _plates(site)) or "none"
-    _require(sc, f"'{name}' in a plate over the batch", _in_batch_plate(site, n),
+    sc.true(f"'{name}' in a plate over the batch", _in_batch_plate(site, n),
              f"plates: {plates}", "sample inside `with pyro.plate('data', N):`")
     fn = site["fn"]
     got = (tuple(fn.batch_shape), tuple(fn.event_shape))
-    _require(sc, f"'{name}' has batch shape (N,), event shape ({event_name},)",
+    sc.true(f"'{name}' has batch shape (N,), event shape ({event_name},)",
              got == ((n,), (event,)), f"batch {got[0]}, event {got[1]}",
              f"add .to_event(1) to the '{name}' distribution" if got[1] == ()
              else f"its tensors should have shape (N, {event_name})")
@@ -215,7 +180,7 @@ def _traced_sites(sc: SelfCheck, vae, program, x: torch.Tensor, label: str, name
     _require_parts(sc, vae, parts)
     trace = _trace(sc, getattr(vae, program), x, label)
     sites = _sample_sites(trace)
-    _require(sc, what, set(sites) == names, f"found {sorted(sites)}", hint)
+    sc.true(what, set(sites) == names, f"found {sorted(sites)}", hint)
     return trace, sites
 
 
@@ -228,31 +193,19 @@ def _check_prior(sc: SelfCheck, prior, n: int, z_dim: int) -> None:
     try:
         with torch.no_grad():
             got = prior.log_prob(points)
-        gap = (got - expected).abs().max().item() if got.shape == expected.shape else math.inf
     except Exception:
-        gap = math.inf
+        got = None
+    ok = near(got, expected, 1e-4, 0.0)
     base = _base(prior)
     if isinstance(base, torch.distributions.Normal):
         loc, scale = base.loc.detach(), base.scale.detach()
         problem = (f"Normal, mean {number(loc.min())} to {number(loc.max())}, "
                    f"std {number(scale.min())} to {number(scale.max())}")
     else:
+        shaped = isinstance(got, torch.Tensor) and got.shape == expected.shape
+        gap = (got - expected).abs().max() if shaped else math.inf
         problem = f"{type(base).__name__} off by {number(gap)} nats"
-    hint = "zero mean, unit variance: dist.Normal(zeros, ones)"
-    sc.true("p(z) = N(0, I)", gap < 1e-4, _fit(sc, "p(z) = N(0, I)", problem, hint), hint)
-
-
-def _close(sc: SelfCheck, what: str, actual: Any, expected: Any, hint: str,
-           atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    """Pass when ``actual`` matches ``expected`` within atol + rtol·|expected|; the ✗ line says by
-    how much they differ, in a few words."""
-    a = torch.as_tensor(actual).detach().cpu().double()
-    e = torch.as_tensor(expected).detach().cpu().double()
-    if a.shape != e.shape:
-        return sc.true(what, False, f"shape {tuple(a.shape)}, expected {tuple(e.shape)}", hint)
-    gap = (a - e).abs()
-    ok = bool(torch.isfinite(a).all()) and bool((gap <= atol + rtol * e.abs()).all())
-    return sc.true(what, ok, "" if ok else _fit(sc, what, f"off by up to {number(gap.max())}", hint), hint)
+    sc.true("p(z) = N(0, I)", ok, problem, "zero mean, unit variance: dist.Normal(zeros, ones)")
 
 
 def _check_logits(sc: SelfCheck, lik, vae, z: torch.Tensor) -> None:
@@ -263,10 +216,9 @@ def _check_logits(sc: SelfCheck, lik, vae, z: torch.Tensor) -> None:
     logits = lik.logits.detach().cpu().double()
     if logits.numel() == expected.numel():
         logits = logits.reshape(expected.shape)
-    squashed = logits.shape == expected.shape and torch.allclose(logits, torch.sigmoid(expected), atol=1e-5)
-    _close(sc, "logits = decoder(z) at the sampled z", logits, expected,
-           "the decoder gives logits already: no sigmoid" if squashed
-           else "decode the z returned by pyro.sample('z', ...)")
+    sc.close("logits = decoder(z) at the sampled z", logits, expected,
+             hint="decode the z returned by pyro.sample('z', ...)",
+             mistakes={"the decoder gives logits already: no sigmoid": torch.sigmoid(expected)})
 
 
 def _square(x: torch.Tensor) -> torch.Tensor | None:
@@ -278,52 +230,37 @@ def _check_square_model(sc: SelfCheck, vae, x: torch.Tensor, trace) -> None:
     """The model on the same images shaped (N, 28, 28), with the same z: 'x' is one event of shape
     (28, 28) per image, with the same log-density as the flat images'."""
     square = _square(x)
-    if square is None or sc.failed:                  # one mistake, one ✗
+    if square is None:
         return
     what, hint = "on square images (N, side, side)", "logits.reshape(x.shape), .to_event(x.dim() - 1)"
-    try:
-        square_trace = poutine.trace(poutine.replay(vae.model, trace=trace)).get_trace(square)
-        site = _sample_sites(square_trace)["x"]
-        shapes = (tuple(site["fn"].batch_shape), tuple(site["fn"].event_shape))
+
+    def on_square():
+        site = _sample_sites(poutine.trace(poutine.replay(vae.model, trace=trace)).get_trace(square))["x"]
         with torch.no_grad():
-            gap = (site["fn"].log_prob(site["value"]) - trace.nodes["x"]["fn"].log_prob(x)).abs().max().item()
-    except Exception as err:
-        return _fail(sc, what, f"raised {type(err).__name__}: {one_line(err)}", hint)
-    ok = shapes == ((len(x),), (SIDE, SIDE)) and gap < 1e-3
-    sc.true(what, ok, _fit(sc, what, f"'x' batch {shapes[0]}, event {shapes[1]}" if shapes != (
-        (len(x),), (SIDE, SIDE)) else f"log p(x|z) differs by {number(gap)}", hint), hint)
+            return site["fn"], site["fn"].log_prob(site["value"]), trace.nodes["x"]["fn"].log_prob(x)
+
+    fn, log_p, flat_log_p = sc.call(on_square, what=what, quiet=True, hint=hint)
+    shapes = (tuple(fn.batch_shape), tuple(fn.event_shape))
+    sc.require(what, shapes == ((len(x),), (SIDE, SIDE)), f"'x' batch {shapes[0]}, event {shapes[1]}", hint)
+    sc.close(what, log_p, flat_log_p, 1e-3, 0.0, hint)
 
 
 def _check_square_guide(sc: SelfCheck, vae, x: torch.Tensor, z_loc: torch.Tensor) -> None:
     """The guide on the same images shaped (N, 28, 28): 'z' as for the flat images."""
     square = _square(x)
-    if square is None or sc.failed:                  # one mistake, one ✗
+    if square is None:
         return
     what, hint = "on square images (N, side, side)", "the encoder takes (N, 784): x.reshape(len(x), -1)"
-    try:
-        site = _sample_sites(poutine.trace(vae.guide).get_trace(square))["z"]
-        shapes = (tuple(site["fn"].batch_shape), tuple(site["fn"].event_shape))
-        gap = (site["fn"].mean.detach() - z_loc).abs().max().item() if shapes[0] == (len(x),) else math.inf
-    except Exception as err:
-        return _fail(sc, what, f"raised {type(err).__name__}: {one_line(err)}", hint)
-    ok = shapes == ((len(x),), (vae.z_dim,)) and gap < 1e-5
-    sc.true(what, ok, _fit(sc, what, f"'z' batch {shapes[0]}, event {shapes[1]}", hint), hint)
+    fn = sc.call(lambda: _sample_sites(poutine.trace(vae.guide).get_trace(square))["z"]["fn"],
+                 what=what, quiet=True, hint=hint)
+    shapes = (tuple(fn.batch_shape), tuple(fn.event_shape))
+    sc.true(what, shapes == ((len(x),), (vae.z_dim,)) and near(fn.mean, z_loc, 1e-5, 0.0),
+            f"'z' batch {shapes[0]}, event {shapes[1]}", hint)
 
 
 def _check_registered(sc: SelfCheck, trace, vae, network: str, program: str) -> None:
     sc.true(f"{network} registered", _registered(trace, getattr(vae, network)),
             "its parameters are not in the trace", f"call pyro.module('{network}', self.{network}) first")
-
-
-def _passes(check: Callable, *args) -> bool:
-    """True when ``check(*args)`` prints no ✗ and at least one ✓ (run silently)."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            check(*args)
-    except Exception:  # SelfCheckFailed in strict mode: a failure
-        return False
-    return FAIL not in printed.getvalue() and PASS in printed.getvalue()
 
 
 # ---- the checks --------------------------------------------------------------------------------------
@@ -336,7 +273,7 @@ def check_model(vae, x: torch.Tensor | None = None) -> None:
                                      "sites 'z' and 'x'",
                                      "pyro.sample('z', ...), pyro.sample('x', ..., obs=x)")
         z, xs = sites["z"], sites["x"]
-        _require(sc, "'z' latent, 'x' observed (obs=x)",
+        sc.true("'z' latent, 'x' observed (obs=x)",
                  not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
                  f"'z' observed: {z['is_observed']}, 'x' observed: {xs['is_observed']}",
                  "pass obs=x to the 'x' site only")
@@ -369,19 +306,17 @@ def _check_guide(vae, x: torch.Tensor | None, square: bool) -> None:
         trace, sites = _traced_sites(sc, vae, "guide", x, "guide", {"z"}, "one sample site, 'z'",
                                      "the guide samples 'z' only (no 'x' site)")
         z = sites["z"]
-        _require(sc, "'z' is sampled, not observed", not z["is_observed"], "'z' is observed",
+        sc.true("'z' is sampled, not observed", not z["is_observed"], "'z' is observed",
                  "no obs= in the guide")
         _check_site_shapes(sc, z, "z", n, vae.z_dim, "z_dim")
         q = z["fn"]
         z_loc, z_scale = _encode(sc, vae, x)
-        _require(sc, "q(z|x) is a Normal", isinstance(_base(q), torch.distributions.Normal),
+        sc.true("q(z|x) is a Normal", isinstance(_base(q), torch.distributions.Normal),
                  f"got {type(_base(q)).__name__}", "use dist.Normal(z_loc, z_scale).to_event(1)")
-        _close(sc, "mean = encoder's z_loc", q.mean, z_loc,
-               "pass the encoder's first output as the loc")
-        close_to_sq = torch.allclose(q.stddev, z_scale.pow(2), rtol=1e-4, atol=1e-6)
-        _close(sc, "std = encoder's z_scale", q.stddev, z_scale,
-               "Normal takes a std, not a variance: pass z_scale"
-               if close_to_sq else "pass the encoder's second output as the scale")
+        sc.close("mean = encoder's z_loc", q.mean, z_loc, hint="pass the encoder's first output as the loc")
+        sc.close("std = encoder's z_scale", q.stddev, z_scale,
+                 hint="pass the encoder's second output as the scale",
+                 mistakes={"Normal takes a std, not a variance: pass z_scale": z_scale.pow(2)})
         sc.true("z is reparameterized (gradients reach the encoder)",
                 z["value"].requires_grad, "z carries no gradient", "do not detach z_loc or z_scale")
         _check_registered(sc, trace, vae, "encoder", "guide")
@@ -397,7 +332,7 @@ def _check_same_plates(sc: SelfCheck, model_trace, guide_trace) -> None:
         in_model, in_guide = _plates(model_sites[name]), _plates(guide_sites[name])
         if in_model != in_guide:
             show = lambda plates: ", ".join(f"'{p}' ({size})" for p, size, _ in plates) or "none"
-            _require(sc, f"the plates of '{name}'", False,
+            sc.true(f"the plates of '{name}'", False,
                      f"model {show(in_model)}, guide {show(in_guide)}",
                      "one plate name in model and guide, e.g. 'data'")
     sc.true("model and guide use the same plates", True, "")
@@ -411,12 +346,14 @@ def check_elbo(vae, x: torch.Tensor | None = None) -> None:
             _require_parts(sc, vae, ("encoder", "decoder", "z_dim", "model", "guide", "parameters"))
             x = binary_batch(device=_device(vae)) if x is None else x
         for part, check in (("model", check_model), ("guide", check_guide)):
-            sc.require("not checked", _passes(check, vae, x), f"fix `{part}` first (its check fails)")
+            sc.require("not checked", passes(check, vae, x), f"fix `{part}` first (its check fails)")
         with _isolated():
-            _check_loss(sc, vae, x)
+            _check_elbo_loss(sc, vae, x)
 
 
-def _check_loss(sc: SelfCheck, vae, x: torch.Tensor) -> None:
+def _check_elbo_loss(sc: SelfCheck, vae, x: torch.Tensor) -> None:
+    """check_elbo once the model's and the guide's checks pass: the same plates, the losses and the
+    gradient equal the reference's on the guide's own draw."""
     guide_trace = _trace(sc, vae.guide, x, "guide", quiet=True)
     replayed = poutine.replay(vae.guide, trace=guide_trace)
     model_trace = _trace(sc, poutine.replay(vae.model, trace=guide_trace), x, "model", quiet=True)
@@ -428,31 +365,27 @@ def _check_loss(sc: SelfCheck, vae, x: torch.Tensor) -> None:
                         what="the course's PyroVAE builds around your networks")
     reference_replayed = poutine.replay(reference.guide, trace=guide_trace)
 
-    mean_field = _loss(sc, TraceMeanField_ELBO(), vae.model, replayed, x, "model and guide")
+    mean_field = _elbo_loss(sc, TraceMeanField_ELBO(), vae.model, replayed, x, "model and guide")
     with torch.no_grad():
         expected = negative_elbo(vae, x, eps).sum().item()
-    _close(sc, "mean-field loss = hand-written −ELBO", mean_field, expected,
-           f"it is {number(mean_field / expected)}× that: {SCALED}", atol=1e-3, rtol=1e-5)
-    trace_elbo = _loss(sc, Trace_ELBO(), vae.model, replayed, x, "model and guide")
+    sc.close("mean-field loss = hand-written −ELBO", mean_field, expected, 1e-3, 1e-5,
+             f"it is {number(mean_field / expected)}× that: {SCALED}")
+    trace_elbo = _elbo_loss(sc, Trace_ELBO(), vae.model, replayed, x, "model and guide")
     expected = Trace_ELBO().loss(reference.model, reference_replayed, x)
-    _close(sc, "Trace_ELBO loss = the course's PyroVAE's", trace_elbo, expected, SCALED,
-           atol=1e-3, rtol=1e-5)
+    sc.close("Trace_ELBO loss = the course's PyroVAE's", trace_elbo, expected, 1e-3, 1e-5, SCALED)
 
     params = list(vae.parameters())
     loss = TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x)
     grads = (torch.autograd.grad(loss, params, allow_unused=True)
              if getattr(loss, "requires_grad", False) else [None] * len(params))
-    if not params or any(g is None for g in grads):
-        _require(sc, "every network parameter gets a gradient", False,
-                 f"{sum(g is None for g in grads)} tensors get none",
-                 "do not detach anything in the model or the guide")
-    grads = torch.cat([g.flatten() for g in grads])
-    expected = torch.cat([g.flatten() for g in
-                          torch.autograd.grad(negative_elbo(vae, x, eps).sum(), params,
-                                              allow_unused=True, materialize_grads=True)])
-    _close(sc, "the gradients equal the reference's", grads, expected,
-           "z must stay differentiable: sample it with pyro.sample, no detach",
-           atol=1e-4 * expected.abs().max().item(), rtol=1e-4)
+    sc.require("every network parameter gets a gradient", params and all(g is not None for g in grads),
+               f"{sum(g is None for g in grads)} tensors get none",
+               "do not detach anything in the model or the guide")
+    expected = torch.cat([g.flatten() for g in torch.autograd.grad(
+        negative_elbo(vae, x, eps).sum(), params, allow_unused=True, materialize_grads=True)])
+    sc.close("the gradients equal the reference's", torch.cat([g.flatten() for g in grads]), expected,
+             1e-4 * expected.abs().max().item(), 1e-4,
+             "z must stay differentiable: sample it with pyro.sample, no detach")
 
 
 # ---- the continuous Bernoulli (not in the lecture) ---------------------------------------------------
@@ -476,21 +409,18 @@ def check_cb_mean(cb_mean_fn: Callable) -> None:
     """The mean of CB(η) on a grid of η from −40 to 40, including 0 and |η| down to 1e-6."""
     eta = _CB_ETAS.clone()
     expected = cb_mean(eta)
-    with SelfCheck("cb_mean") as sc, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with SelfCheck("cb_mean") as sc:
         with torch.no_grad():
             out = sc.call(cb_mean_fn, eta.clone(), what="cb_mean(logits) runs")
         sc.shape("its result", out, tuple(eta.shape), quiet=True,
                  hint="one mean per logit: the same shape as `logits`")
-        diff = (out.double() - expected.double()).abs()
-        bad = ~(diff < 1e-4)                                  # NaN counts as wrong
+        bad = ~isclose(out, expected, 1e-4, 0.0)                  # NaN counts as wrong
         wrong = {
             "λ = sigmoid(η) is not the mean: E[x] = 1/(1 − e^−η) − 1/η": torch.sigmoid(eta),
             "torch's CB .mean clamps λ and errs at large |η|: use the formula":
                 torch.distributions.ContinuousBernoulli(logits=eta).mean,
         }
-        hint = next((h for h, w in wrong.items()
-                     if torch.allclose(out.double(), w.double(), atol=1e-4)), None)
+        hint = next((h for h, w in wrong.items() if near(out, w, 1e-4, 1e-5)), None)
         if hint is None:
             near_zero_only = not bad[eta.abs() > 0.1].any()
             hint = ("near η = 0 both terms blow up: for |η| < 0.1 use ½ + η/12" if near_zero_only
@@ -504,11 +434,7 @@ def cb_log_norm(logits: torch.Tensor) -> torch.Tensor:
     log C(η) = log(η / tanh(η/2)), log 2 + η²/12 − η⁴/720 near 0 (where the formula is 0/0).
     Computed in float64 on the CPU, for every η (torch's ContinuousBernoulli clamps λ = sigmoid(η)
     and errs from |η| ≈ 15 in float32, ≈ 30 in float64)."""
-    eta = logits.detach().cpu().double()
-    small = eta.abs() < 1e-2
-    safe = torch.where(small, torch.ones_like(eta), eta)
-    taylor = math.log(2.0) + eta**2 / 12 - eta**4 / 720
-    return torch.where(small, taylor, torch.log(safe / torch.tanh(safe / 2)))
+    return reference_cb_log_norm(logits.detach().cpu().double())
 
 
 def cb_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -517,28 +443,13 @@ def cb_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return x * eta - F.softplus(eta) + cb_log_norm(eta)
 
 
-def _saturated(vae):
-    """A copy of the student's VAE whose decoder is sure of every pixel: its last linear layer gives
-    logits ±SATURATED, nearly whatever z. None when the decoder has no linear layer."""
-    vae = copy.deepcopy(vae)
-    layers = [m for m in vae.decoder.modules() if isinstance(m, nn.Linear)]
-    if not layers:
-        return None
-    gen = torch.Generator().manual_seed(3)
-    signs = torch.where(torch.rand(layers[-1].out_features, generator=gen) < 0.5, -1.0, 1.0)
-    with torch.no_grad():
-        layers[-1].weight.mul_(0.01)
-        layers[-1].bias.copy_(SATURATED * signs.to(layers[-1].bias.device))
-    return vae
-
-
 def _cb_loss_by_hand(sc: SelfCheck, vae, x: torch.Tensor, label: str, torch_hint: bool) -> None:
     """The TraceMeanField_ELBO loss of ``vae.model_cb`` with the course's guide replayed equals
     Σ_n [KL_n − log CB(x_n | decoder(z_n))] by hand with the exact log C (float64, CPU). With
     ``torch_hint``, a loss that matches torch's clamped ContinuousBernoulli says so."""
     reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)
     guide_trace = poutine.trace(reference.guide).get_trace(x)
-    loss = _loss(sc, TraceMeanField_ELBO(), vae.model_cb,
+    loss = _elbo_loss(sc, TraceMeanField_ELBO(), vae.model_cb,
                  poutine.replay(reference.guide, trace=guide_trace), x, "model_cb")
     with torch.no_grad():
         z_loc, z_scale = (t.cpu().double() for t in vae.encoder(x))
@@ -547,12 +458,12 @@ def _cb_loss_by_hand(sc: SelfCheck, vae, x: torch.Tensor, label: str, torch_hint
         by_hand = (kl - cb_log_prob(logits, x).sum(-1)).sum().item()
         with_torch = (kl - torch.distributions.ContinuousBernoulli(logits=logits)   # in the logits' dtype
                       .log_prob(x).cpu().double().sum(-1)).sum().item()
-    near = lambda value, target: abs(value - target) <= 1e-3 + 1e-5 * abs(target)
     ratio = loss / by_hand if by_hand else math.inf
-    hint = ("torch's CB clamps λ: use ExactContinuousBernoulli" if torch_hint and near(loss, with_torch)
+    hint = ("torch's CB clamps λ: use ExactContinuousBernoulli"
+            if torch_hint and near(loss, with_torch, 1e-3, 1e-5)
             else f"it is {number(ratio)}× that: {SCALED}" if abs(ratio - 1) > 0.01
             else "log p = x η − softplus(η) + log C(η), each term exact")
-    _close(sc, label, loss, by_hand, hint, atol=1e-3, rtol=1e-5)
+    sc.close(label, loss, by_hand, 1e-3, 1e-5, hint)
 
 
 def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
@@ -568,7 +479,7 @@ def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
         trace, sites = _traced_sites(sc, vae, "model_cb", x, "model_cb", {"z", "x"},
                                      "sites 'z' and 'x'", "name them 'z' and 'x', as in `model`", parts)
         z, xs = sites["z"], sites["x"]
-        _require(sc, "'x' observed: the grey levels",
+        sc.true("'x' observed: the grey levels",
                  not z["is_observed"] and xs["is_observed"] and torch.equal(xs["value"], x),
                  "'z' is observed" if z["is_observed"] else "'x' is not observed"
                  if not xs["is_observed"] else "obs differs from x",
@@ -578,24 +489,21 @@ def check_model_cb(vae, x: torch.Tensor | None = None) -> None:
         _check_prior(sc, z["fn"], n, vae.z_dim)
         lik = _base(xs["fn"])
         from_logits = "logits" in vars(lik) and "probs" not in vars(lik)
-        _require(sc, "p(x|z) continuous Bernoulli",
+        sc.true("p(x|z) continuous Bernoulli",
                  isinstance(lik, torch.distributions.ContinuousBernoulli) and from_logits,
                  f"got {type(lik).__name__}" + ("" if from_logits else " from probs"),
                  "ExactContinuousBernoulli(logits=self.decoder(z))")
         _check_logits(sc, lik, vae, z["value"])
         _check_registered(sc, trace, vae, "decoder", "model")
-        if sc.failed:                                  # one mistake, one ✗: the losses would differ too
-            return
-
         reference = PyroVAE(vae.encoder, vae.decoder, vae.z_dim)
-        sc.require("loss with the course's guide", _passes(_check_guide, reference, None, False),
+        sc.require("loss with the course's guide", passes(_check_guide, reference, None, False),
                    "not checked: fix the encoder first", "the guide's check says what is wrong")
         guide_trace = poutine.trace(reference.guide).get_trace(x)
         model_trace = _trace(sc, poutine.replay(vae.model_cb, trace=guide_trace), x, "model_cb", quiet=True)
         _check_same_plates(sc, model_trace, guide_trace)
         _cb_loss_by_hand(sc, vae, x, "loss = Σ(KL − log CB), exact log C", torch_hint=False)
-        saturated = _saturated(vae)
-        if saturated is not None and not sc.failed:
+        saturated = saturate(copy.deepcopy(vae), seed=3)
+        if saturated is not None:
             with pyro.get_param_store().scope():          # the copy's parameters, not the original's
                 _cb_loss_by_hand(sc, saturated, x, "where the decoder saturates", torch_hint=True)
 
@@ -612,15 +520,13 @@ def _guide_and_elbo(guide) -> None:
     """The guide's check; and when the model's check passes too, check_elbo (same plates, same loss)."""
     vae = getattr(guide, "__self__", None)
     check_guide(vae)
-    if _passes(check_model, vae):
+    if passes(check_model, vae):
         check_elbo(vae)
 
 
-_PARTS: dict[str, tuple[str, Callable[[Callable], None]]] = {
+ready = make_ready({
     "model": ("Part 1", _on_method(check_model)),
     "guide": ("Parts 2-3", _guide_and_elbo),
     "model_cb": ("Part 5", _on_method(check_model_cb)),
     "cb_mean": ("Part 5", check_cb_mean),
-}
-
-ready = make_ready(_PARTS)
+})
