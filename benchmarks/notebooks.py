@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from utils.runtime import RESULTS_ENV
+from utils.runtime import CHECKPOINT_DIR_ENV, CLASS_MODE_ENV, RESULTS_ENV, SAVE_CHECKPOINTS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Not copied: the environment, git, data, build output and caches.
@@ -40,18 +40,25 @@ def repo_copy(link_venv: bool = False):
         yield root
 
 
-def kernel_env(root: Path, smoke: bool, data_dir: Path,
-               results_dir: Path | None = None) -> dict[str, str]:
+def kernel_env(root: Path, smoke: bool, data_dir: Path, results_dir: Path | None = None,
+               class_mode: bool = False, save_checkpoints: bool = False) -> dict[str, str]:
     """The environment of a student's run: full mode (CI unset) or smoke mode (CI=true), MNIST
     from ``data_dir``, ``utils`` imported from ``root``, and, with ``results_dir``, the folder
     where lectures write their results (``utils.runtime.record``). Torch's threads are left to
-    the course's default (each kernel's start-up probe, unless LVM_NUM_THREADS is set for the benchmark)."""
+    the course's default (each kernel's start-up probe, unless LVM_NUM_THREADS is set for the benchmark).
+    ``class_mode``: the lectures load their trained models from ``root``'s checkpoints/ instead of
+    training ($LVM_CLASS_MODE); ``save_checkpoints``: a full-mode run writes them there
+    ($LVM_SAVE_CHECKPOINTS). Neither setting, nor a checkpoint folder, leaks in from this shell."""
     env = dict(os.environ)
     for var in ("CI", "LVM_STRICT_CHECKS", "MPLBACKEND", "TQDM_DISABLE", "PYTEST_CURRENT_TEST",
-                RESULTS_ENV):
+                RESULTS_ENV, CLASS_MODE_ENV, SAVE_CHECKPOINTS_ENV, CHECKPOINT_DIR_ENV):
         env.pop(var, None)
     if smoke:
         env["CI"] = "true"
+    if class_mode:
+        env[CLASS_MODE_ENV] = "1"
+    if save_checkpoints:
+        env[SAVE_CHECKPOINTS_ENV] = "1"
     if results_dir is not None:
         env[RESULTS_ENV] = str(results_dir)
     env["LVM_DATA_DIR"] = str(data_dir)
@@ -108,6 +115,7 @@ class NotebookRun:
     error: str | None = None
     kernel_lost: bool = False  # the kernel died or timed out (not an error in a cell)
     note: str = ""
+    load: float | None = None  # the machine's 1-minute load average when the run started
 
 
 def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600,
@@ -123,6 +131,7 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600,
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     error, lost = None, False
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with environ(env), PeakRSS() as mem:
         t0 = time.perf_counter()
         try:
@@ -136,38 +145,59 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 3600,
         from tools.progress_outputs import finalize_progress
         finalize_progress(nb)              # progress bars saved at their final state
         nbformat.write(nb, save_to)
-    return NotebookRun(path.stem, seconds, mem.peak, error, lost)
+    return NotebookRun(path.stem, seconds, mem.peak, error, lost, load=load)
 
 
 def save_outputs(path: Path, root: Path, log=print) -> None:
-    """Copy the executed lecture ``path`` (in the copy at ``root``) and the figures it saved back
-    into the working tree: the committed outputs then come from the very run that was timed."""
+    """Copy the executed lecture ``path`` (in the copy at ``root``), the figures it saved and the
+    checkpoints it wrote (checkpoints/<lecture>/, replacing that folder) back into the working
+    tree: the committed outputs and the models class mode loads then come from the very run that
+    was timed."""
     shutil.copy2(path, REPO_ROOT / "lectures" / path.name)
     prefix = path.stem.split("_")[0] + "_"
     figures = sorted((root / "images").glob(f"{prefix}*.png"))
     for figure in figures:
         shutil.copy2(figure, REPO_ROOT / "images" / figure.name)
-    log(f"    saved lectures/{path.name} and {len(figures)} figure(s) {prefix}*.png into the working tree")
+    saved = ""
+    written = root / "checkpoints" / path.stem
+    if (written / "manifest.json").exists():
+        target = REPO_ROOT / "checkpoints" / path.stem
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(written, target, ignore=shutil.ignore_patterns(".*.tmp"))
+        files = [f for f in target.iterdir() if f.suffix == ".pt"]
+        saved = (f", and {len(files)} checkpoint(s), {sum(f.stat().st_size for f in files) / 1e6:.1f} "
+                 f"MB, into checkpoints/{path.stem}/")
+    log(f"    saved lectures/{path.name} and {len(figures)} figure(s) {prefix}*.png into the working "
+        f"tree{saved}")
 
 
 def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
-                 log=print, save: bool = False) -> list[NotebookRun]:
+                 log=print, save: bool = False, class_mode: bool = False) -> list[NotebookRun]:
     """Every lectures/*.ipynb executed in a temporary copy of the repository, in order, writing
     their results to ``results_dir``. A lecture whose kernel was lost (killed from outside, timed
-    out) is executed once more; an error in a cell is reported as it is. With ``save``, each
-    lecture that ran without error is copied back with its figures (:func:`save_outputs`)."""
+    out) is executed once more; an error in a cell is reported as it is. With ``save`` (full mode),
+    the lectures also write their trained models to the copy's checkpoints/, and each lecture that
+    ran without error is copied back with its figures and checkpoints (:func:`save_outputs`).
+    With ``class_mode`` they load the copy's committed checkpoints instead of training (the
+    instructor's live run; nothing is copied back)."""
+    if class_mode and (smoke or save):
+        raise ValueError("class mode runs the full-mode lectures from their checkpoints and its "
+                         "outputs are never committed: pass neither smoke=True nor save=True with it")
     runs = []
+    mode = "smoke" if smoke else "class" if class_mode else "full"
     with repo_copy() as root:
-        env = kernel_env(root, smoke, data_dir, results_dir)
+        env = kernel_env(root, smoke, data_dir, results_dir, class_mode=class_mode,
+                         save_checkpoints=save)
         for path in sorted((root / "lectures").glob("*.ipynb")):
-            log(f"  executing {path.name} ({'smoke' if smoke else 'full'} mode) ...")
+            log(f"  executing {path.name} ({mode} mode) ...")
             run = execute_notebook(path, env, save_to=path if save else None)
             log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                 + (f", ERROR: {run.error}" if run.error else ""))
             if run.kernel_lost:
                 log(f"  the kernel was lost after {run.seconds:.0f} s; executing {path.name} again ...")
                 first = run
-                run = execute_notebook(path, env)
+                run = execute_notebook(path, env, save_to=path if save else None)
                 run.note = f"run twice: the first kernel was lost after {first.seconds:.0f} s"
                 log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"
                     + (f", ERROR: {run.error}" if run.error else ""))

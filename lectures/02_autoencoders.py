@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -slideshow
+#     cell_metadata_filter: mystnb,-slideshow
 #     default_lexer: ipython3
 #     formats: ipynb,md:myst,py:percent
 #     text_representation:
@@ -41,6 +41,8 @@ device, SMOKE = setup(seed=0)
 
 # %% [markdown]
 # The imports, and the lecture's settings: how long each model trains (one epoch in smoke mode).
+# With `LVM_CLASS_MODE=1` (class mode, for running the lecture live) every model is loaded from
+# `checkpoints/`, as the committed full run trained it, instead of being trained.
 
 # %%
 import math
@@ -52,6 +54,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Normal
 from torch.nn import functional as F
 
+from utils.checkpoints import trained
 from utils.checks import SelfCheck
 from utils.data import binarize, fixed_binarization, load_mnist, minibatches
 from utils.plots import LiveFigure, image_grid, latent_scatter, reconstruction_rows, training_curves
@@ -392,7 +395,10 @@ torch.manual_seed(0)
 ae2 = Autoencoder(z_dim=2).to(device)
 bce_untrained = mean_bce(ae2, val_binary)
 live = LiveFigure(ncols=2, figsize=(11, 4.2))
-history2 = train_autoencoder(ae2, EPOCHS_2D, callback=show_latent)
+history2 = trained("02_autoencoders/ae2", model=ae2,
+                   train=lambda: train_autoencoder(ae2, EPOCHS_2D, callback=show_latent),
+                   config=dict(z_dim=2, epochs=EPOCHS_2D, max_lr=3e-3, seed=0, data=data.source),
+                   callback=show_latent)
 live.close()
 print(f"d = 2, {EPOCHS_2D} epochs: test BCE {mean_bce(ae2, test_binary):.1f} nats per image")
 
@@ -505,7 +511,8 @@ with SelfCheck("PCA") as sc:
 # %%
 torch.manual_seed(0)
 ae10 = Autoencoder(z_dim=10).to(device)
-history10 = train_autoencoder(ae10, EPOCHS_10D)
+history10 = trained("02_autoencoders/ae10", model=ae10, train=lambda: train_autoencoder(ae10, EPOCHS_10D),
+                    config=dict(z_dim=10, epochs=EPOCHS_10D, max_lr=3e-3, seed=0, data=data.source))
 print(f"d = 10, {EPOCHS_10D} epochs: test BCE {mean_bce(ae10, test_binary):.1f} nats per image")
 
 # %% [markdown]
@@ -612,16 +619,19 @@ def squared_error_loss(output, x):
     return (output - x).pow(2).sum(-1)
 
 
-def train_linear_autoencoder(loss_fn, x, epochs, d=10, batch_size=128, max_lr=3e-2, seed=0):
-    """A linear encoder and decoder trained on loss_fn(B (A x + a) + b, x); returns the model."""
+def linear_autoencoder(d=10, seed=0):
+    """x ↦ B (A x + a) + b: a linear encoder and a linear decoder, initialised from `seed`."""
     torch.manual_seed(seed)
-    linear_ae = nn.Sequential(nn.Linear(784, d), nn.Linear(d, 784)).to(device)
+    return nn.Sequential(nn.Linear(784, d), nn.Linear(d, 784)).to(device)
+
+
+def train_linear_autoencoder(linear_ae, loss_fn, x, epochs, batch_size=128, max_lr=3e-2, seed=0):
+    """Train linear_ae in place on loss_fn(B (A x + a) + b, x)."""
     step = adam_one_cycle_step(linear_ae, loss_fn, epochs * math.ceil(len(x) / batch_size), max_lr)
     order = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         for (xb,) in minibatches(x, batch_size=batch_size, generator=order):
             step(xb)
-    return linear_ae
 
 
 # %% [markdown]
@@ -635,11 +645,14 @@ def train_linear_autoencoder(loss_fn, x, epochs, d=10, batch_size=128, max_lr=3e
 x_linear = data.train_x[:N_LINEAR]
 _, eigenvalues_linear, eigenvectors_linear = pca(x_linear)
 pca_error = (len(x_linear) - 1) / len(x_linear) * eigenvalues_linear[10:].sum().item()
-setups = {"squared error, identity output": (squared_error_loss, lambda output: output),
-          "BCE, sigmoid output": (bce_per_image, torch.sigmoid)}
+setups = {"squared error, identity output": ("linear-squared-error", squared_error_loss, lambda out: out),
+          "BCE, sigmoid output": ("linear-bce", bce_per_image, torch.sigmoid)}
 linear_errors, angles, linear_models = {}, {}, {}
-for name, (loss_fn, to_intensities) in setups.items():
-    model = linear_models[name] = train_linear_autoencoder(loss_fn, x_linear, EPOCHS_LINEAR)
+for name, (tag, loss_fn, to_intensities) in setups.items():
+    model = linear_models[name] = linear_autoencoder(d=10)
+    trained(f"02_autoencoders/{tag}", model=model,
+            config=dict(d=10, epochs=EPOCHS_LINEAR, images=N_LINEAR, seed=0, data=data.source),
+            train=lambda: train_linear_autoencoder(model, loss_fn, x_linear, EPOCHS_LINEAR))
     with torch.no_grad():
         linear_errors[name] = squared_error_per_image(x_linear, to_intensities(model(x_linear)))
     angles[name] = principal_angles(model[1].weight.detach().cpu(), eigenvectors_linear[:, :10])

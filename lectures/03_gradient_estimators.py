@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -slideshow
+#     cell_metadata_filter: mystnb,-slideshow
 #     default_lexer: ipython3
 #     formats: ipynb,md:myst,py:percent
 #     text_representation:
@@ -39,6 +39,8 @@ device, SMOKE = setup(seed=0)
 
 # %% [markdown]
 # The imports, the figure style and the lecture's constants (smoke mode shrinks the VAE study only).
+# With `LVM_CLASS_MODE=1` (class mode, for running the lecture live) the VAE of §10 and the training
+# curves of §11 are loaded from `checkpoints/`, as the committed full run made them, not trained.
 
 # %%
 import math
@@ -53,6 +55,7 @@ from torch.distributions import Normal
 from torch.nn import functional as F
 
 import utils.vae
+from utils.checkpoints import lighter, trained
 from utils.checks import SelfCheck
 from utils.data import binarize, fixed_binarization, load_mnist
 from utils.plots import LiveFigure, save_figure
@@ -842,7 +845,9 @@ data
 z_dim = 2
 torch.manual_seed(0)
 vae = VAE(z_dim=z_dim).to(device)
-history = train_vae(vae, data.train_x, val_x, epochs=1)
+history = trained("03_gradient_estimators/vae-1-epoch", model=vae,
+                  train=lambda: train_vae(vae, data.train_x, val_x, epochs=1),
+                  config=dict(z_dim=z_dim, epochs=1, seed=0, validation=len(val_x), data=data.source))
 print(f"after 1 epoch: validation -ELBO {history['validation'][-1]:.2f} nats per image")
 
 
@@ -927,11 +932,11 @@ def encoder_gradient_moments(loss_fn, repeats, **kwargs):
 
 
 # %% [markdown]
-# Three estimators, $R = 400$ draws each (40 in smoke mode). For REINFORCE we also try a constant
-# baseline: the minibatch's average $\log p_\theta(x|z)$ from a separate pilot draw.
+# Three estimators, $R = 400$ draws each (40 in smoke mode, 100 in class mode). For REINFORCE we also
+# try a constant baseline: the minibatch's average $\log p_\theta(x|z)$ from a separate pilot draw.
 
 # %%
-R_vae = 40 if SMOKE else 400
+R_vae = 40 if SMOKE else lighter(400, 100, "draws per estimator")
 with torch.no_grad():                 # a constant baseline: mean log p(x|z) over the batch, one pilot draw
     z_loc, z_scale = vae.encoder(x)
     pilot_b = log_likelihood(vae, x, z_loc + z_scale * torch.randn_like(z_loc)).mean().item()
@@ -1114,8 +1119,11 @@ live = LiveFigure(ncols=1, figsize=(9, 4.8))
 for name, loss_fn in loss_fns.items():
     torch.manual_seed(0)
     run_vae = VAE(z_dim=z_dim).to(device)
-    train_vae(run_vae, train_x, val_x, epochs=TRAIN_EPOCHS, loss_fn=loss_fn, callback=redraw(name, live),
-              desc=name)
+    trained(f"03_gradient_estimators/{name.lower().replace(' + ', '-')}", callback=redraw(name, live),
+            train=lambda: train_vae(run_vae, train_x, val_x, epochs=TRAIN_EPOCHS, loss_fn=loss_fn,
+                                    callback=redraw(name, live), desc=name),
+            config=dict(estimator=name, z_dim=z_dim, epochs=TRAIN_EPOCHS, images=len(train_x), seed=0,
+                        validation=len(val_x), data=data.source))
 save_figure(live.fig, "03_vae_training.png")
 live.close()
 
@@ -1231,7 +1239,7 @@ def make_guide(baseline):
 # ($+\nabla_\phi\log q_\phi(z)$ to the loss's). That term has expectation zero (§2), so leaving it out
 # keeps the estimator unbiased; keeping it would be the same as using the baseline $b + 1$, which changes
 # the variance (up or down, depending on $f$) but not the mean. Below we measure Pyro's gradients,
-# $R = 600$ single-sample draws (100 in smoke mode) without and with the baseline:
+# $R = 600$ single-sample draws (100 in smoke mode, 200 in class mode) without and with the baseline:
 
 # %%
 def pyro_gradients(repeats, baseline):
@@ -1247,7 +1255,7 @@ def pyro_gradients(repeats, baseline):
     return torch.stack(out), torch.tensor(drawn)
 
 
-R_pyro = 100 if SMOKE else 600
+R_pyro = 100 if SMOKE else lighter(600, 200, "Pyro gradient draws per setting")
 pyro.set_rng_seed(0)
 g_plain, z_plain = pyro_gradients(R_pyro, baseline=False)
 g_base, _ = pyro_gradients(R_pyro, baseline=True)

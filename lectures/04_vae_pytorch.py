@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -slideshow
+#     cell_metadata_filter: mystnb,-slideshow
 #     default_lexer: ipython3
 #     formats: ipynb,md:myst,py:percent
 #     text_representation:
@@ -39,7 +39,10 @@ device, SMOKE = setup(seed=0)
 
 # %% [markdown]
 # The tools: PyTorch and its distributions (to check our formulas against), the course's data,
-# plotting, self-check and table helpers, and the settings of this lecture.
+# plotting, self-check and table helpers, and the settings of this lecture. With `LVM_CLASS_MODE=1`
+# (class mode, for running the lecture live) the two VAEs are loaded from `checkpoints/`, as the
+# committed full run trained them, instead of being trained, and §10 estimates $\log p(x)$ on fewer
+# test images.
 
 # %%
 import math
@@ -51,6 +54,7 @@ from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 from torch.nn import functional as F
 
 import utils.vae                      # the reusable copy of this lecture's code, compared in §12
+from utils.checkpoints import lighter, trained
 from utils.checks import SelfCheck
 from utils.data import binarize, fixed_binarization, load_mnist, minibatches
 from utils.plots import (LiveFigure, image_grid, latent_manifold, latent_scatter, legend_below,
@@ -567,7 +571,10 @@ def live_view(vae):
 torch.manual_seed(0)
 vae = VAE(z_dim=2).to(device)
 live, redraw = live_view(vae)
-history = train(vae, data.train_x, x_val, EPOCHS, callback=redraw)
+history = trained("04_vae_pytorch/vae2", model=vae, callback=redraw,
+                  train=lambda: train(vae, data.train_x, x_val, EPOCHS, callback=redraw),
+                  config=dict(z_dim=2, epochs=EPOCHS, batch_size=BATCH_SIZE, max_lr=MAX_LR, seed=0,
+                              data=data.source))
 live.close()
 
 # %% [markdown]
@@ -821,13 +828,14 @@ table(["K", "estimate of L_K", "ELBO", "L_K − ELBO"],
       [[k, bounds[k].mean(), elbo_few.mean(), (bounds[k] - elbo_few).mean()] for k in ks])
 
 # %% [markdown]
-# Now the whole test set with $K = 100$ samples per image. The sweep above shows how much more
-# $K = 1000$ would add: $-\hat{\mathcal L}_K$ estimates $-\log p_\theta(x)$ from above in
-# expectation, and tightens slowly with $K$.
+# Now the whole test set (its first 1,000 images in class mode) with $K = 100$ samples per image.
+# The sweep above shows how much more $K = 1000$ would add: $-\hat{\mathcal L}_K$ estimates
+# $-\log p_\theta(x)$ from above in expectation, and tightens slowly with $K$.
 
 # %%
+x_nll = x_test[:lighter(len(x_test), 1000, f"test images for −log p(x) with K = {K}")]
 torch.manual_seed(0)
-test_nll = {2: -iwae_log_px(vae, x_test, K).mean().item()}
+test_nll = {2: -iwae_log_px(vae, x_nll, K).mean().item()}
 print(f"2-D VAE, test set: −ELBO {test_nelbo[2]:.2f}, −log p(x) ≈ −L_{K} {test_nll[2]:.2f} "
       f"nats per image; the ELBO is {test_nelbo[2] - test_nll[2]:.2f} nats below")
 
@@ -923,12 +931,15 @@ print(f"{len(x_gap)} test images, nats per image: amortization gap {amortization
 torch.manual_seed(0)
 vae20 = VAE(z_dim=20).to(device)
 live, redraw = live_view(vae20)
-history20 = train(vae20, data.train_x, x_val, EPOCHS, callback=redraw)
+history20 = trained("04_vae_pytorch/vae20", model=vae20, callback=redraw,
+                    train=lambda: train(vae20, data.train_x, x_val, EPOCHS, callback=redraw),
+                    config=dict(z_dim=20, epochs=EPOCHS, batch_size=BATCH_SIZE, max_lr=MAX_LR, seed=0,
+                                data=data.source))
 live.close()
 torch.manual_seed(0)
 test_nelbo[20] = evaluate(vae20, x_test)
 torch.manual_seed(0)
-test_nll[20] = -iwae_log_px(vae20, x_test, K).mean().item()
+test_nll[20] = -iwae_log_px(vae20, x_nll, K).mean().item()
 
 # %% [markdown]
 # The two models on the test set, in nats per image of *binary* images: $-\log$ of a probability,

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -slideshow
+#     cell_metadata_filter: mystnb,-slideshow
 #     default_lexer: ipython3
 #     formats: ipynb,md:myst,py:percent
 #     text_representation:
@@ -44,7 +44,9 @@ device, SMOKE = setup(seed=0)
 # %% [markdown]
 # The imports, and the lecture's settings: unit 04's latent size, minibatch and peak learning rate, and
 # 10 epochs for each training run (1 in smoke mode). Pyro's validation stays on throughout: it checks
-# every distribution's arguments, shapes and support.
+# every distribution's arguments, shapes and support. With `LVM_CLASS_MODE=1` (class mode, for running
+# the lecture live) the three trained VAEs are loaded from `checkpoints/`, as the committed full run
+# trained them, instead of being trained.
 
 # %%
 import copy
@@ -61,6 +63,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import utils.pyro_vae
+from utils.checkpoints import trained
 from utils.checks import SelfCheck
 from utils.data import binarize, fixed_binarization, load_mnist, minibatches
 from utils.plots import LiveFigure, image_grid, latent_manifold, latent_scatter, save_figure, training_curves
@@ -474,7 +477,10 @@ def live_plot(vae, title):
 # %% mystnb={"image": {"alt": "Live training figure of the Pyro VAE: left, train and validation \u2212ELBO in nats per image over the epochs; right, the 2-D codes of validation images coloured by digit."}}
 live, callback = live_plot(vae, "Pyro SVI (MLP)")
 pyro.set_rng_seed(1)                                        # the noise stream (binarization, ε)
-history_pyro = train_svi(vae, data.train_x, x_val, EPOCHS, callback=callback)
+history_pyro = trained("05_vae_pyro/pyro-mlp", model=vae, callback=callback,
+                       train=lambda: train_svi(vae, data.train_x, x_val, EPOCHS, callback=callback),
+                       config=dict(z_dim=Z_DIM, epochs=EPOCHS, batch_size=BATCH_SIZE, max_lr=MAX_LR, seed=0,
+                                   noise_seed=1, elbo="TraceMeanField_ELBO", data=data.source))
 live.close()
 print(f"Pyro SVI, {EPOCHS} epochs: last validation -ELBO "
       f"{history_pyro['validation'][-1]:.2f} nats per image")
@@ -624,8 +630,11 @@ hand_vae = VAE(Z_DIM).to(device)
 hand_vae.load_state_dict(initial_state)                     # identical initial weights
 live, callback = live_plot(hand_vae, "hand-written loop (MLP)")
 pyro.set_rng_seed(1)                                        # identical noise stream
-history_hand = train_vae(hand_vae, data.train_x, x_val, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                         max_lr=MAX_LR, seed=0, callback=callback)
+history_hand = trained("05_vae_pyro/hand-written", model=hand_vae, callback=callback,
+                       train=lambda: train_vae(hand_vae, data.train_x, x_val, epochs=EPOCHS, seed=0,
+                                               batch_size=BATCH_SIZE, max_lr=MAX_LR, callback=callback),
+                       config=dict(z_dim=Z_DIM, epochs=EPOCHS, batch_size=BATCH_SIZE, max_lr=MAX_LR, seed=0,
+                                   noise_seed=1, data=data.source))
 live.close()
 
 # %% [markdown]
@@ -1061,7 +1070,10 @@ print(f"conv VAE: {sum(p.numel() for p in conv_vae.parameters()):,} parameters")
 # %% mystnb={"image": {"alt": "Live training figure of the convolutional Pyro VAE: left, the \u2212ELBO curves over the epochs; right, the 2-D codes of validation images coloured by digit."}}
 live, callback = live_plot(conv_vae, "Pyro SVI (conv)")
 pyro.set_rng_seed(1)
-history_conv = train_svi(conv_vae, data.train_x, x_val, EPOCHS, callback=callback)
+history_conv = trained("05_vae_pyro/pyro-conv", model=conv_vae, callback=callback,
+                       train=lambda: train_svi(conv_vae, data.train_x, x_val, EPOCHS, callback=callback),
+                       config=dict(z_dim=Z_DIM, channels=8, epochs=EPOCHS, batch_size=BATCH_SIZE,
+                                   max_lr=MAX_LR, seed=0, noise_seed=1, data=data.source))
 live.close()
 test_conv = test_negative_elbo(conv_vae)
 

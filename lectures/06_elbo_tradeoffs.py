@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -slideshow
+#     cell_metadata_filter: mystnb,-slideshow
 #     default_lexer: ipython3
 #     formats: ipynb,md:myst,py:percent
 #     text_representation:
@@ -39,7 +39,10 @@ device, SMOKE = setup(seed=0)
 
 # %% [markdown]
 # The tools, and this lecture's settings. The training budget is small on purpose: the whole lecture
-# runs in a few minutes on a laptop CPU. The summary says what a longer run would change.
+# runs in a few minutes on a laptop CPU. The summary says what a longer run would change. With
+# `LVM_CLASS_MODE=1` (class mode, for running the lecture live) the trained models, the step times
+# of Section 8 and the results of its short runs are loaded from `checkpoints/`, as the committed
+# full run made them, instead of being trained and measured again.
 
 # %%
 import math
@@ -54,6 +57,7 @@ from pyro.infer import RenyiELBO, TraceMeanField_ELBO
 from torch.distributions import Normal, kl_divergence
 
 import utils.tradeoffs                 # the reusable copy of this lecture's code
+from utils.checkpoints import trained
 from utils.checks import SelfCheck
 from utils.data import fixed_binarization, load_mnist
 from utils.plots import image_grid, reconstruction_rows, save_figure
@@ -65,8 +69,7 @@ from utils.vae import VAE, evaluate, gaussian_kl, iwae_log_px, log_likelihood, n
 Z_DIM = 20                             # latent size of every model here
 BETAS = [0.1, 0.3, 1.0, 3.0, 10.0]     # the β sweep (Section 2)
 EPOCHS = 1 if SMOKE else 2             # epochs of each β-sweep and warm-up run
-K_TRAIN, SEEDS = 5, [0, 1, 2]          # the importance-weighted training runs (Section 8) ...
-IWAE_EPOCHS = 1                        # ... each one epoch long
+K_TRAIN, SEEDS, IWAE_EPOCHS = 5, [0, 1, 2], 1   # the importance-weighted training runs (Section 8)
 K_EVAL = 100 if SMOKE else 1000        # importance samples per test image for log p(x)
 N_EVAL = 100 if SMOKE else 300         # test images for that estimate
 N_CODES = 500 if SMOKE else 2000       # codes scored against every test posterior (Section 3)
@@ -179,12 +182,15 @@ with torch.no_grad(), SelfCheck("β-weighted loss") as sc:
 # differs. Validation reports the true −ELBO after each epoch whatever the training loss.
 
 # %%
-def train_beta_vae(beta, epochs=EPOCHS, loss_fn=None):
+def train_beta_vae(beta, epochs=EPOCHS, loss_fn=None, name=None, **config):
     """A 20-D VAE from seed 0 trained on D + β R (or on ``loss_fn``); returns (model, history)."""
     torch.manual_seed(0)
     model = VAE(z_dim=Z_DIM).to(device)
     loss_fn = loss_fn or (lambda m, xb: beta_negative_elbo(m, xb, beta))
-    history = train_vae(model, data.train_x, x_val, epochs=epochs, loss_fn=loss_fn, desc=f"β = {beta:g}")
+    history = trained(f"06_elbo_tradeoffs/{name or f'beta={beta:g}'}", model=model,
+                      train=lambda: train_vae(model, data.train_x, x_val, epochs=epochs, loss_fn=loss_fn,
+                                              desc=f"β = {beta:g}"),
+                      config=dict(beta=beta, epochs=epochs, z_dim=Z_DIM, seed=0, data=data.source, **config))
     return model.eval(), history
 
 sweep = {beta: train_beta_vae(beta) for beta in BETAS}
@@ -523,7 +529,9 @@ print("β at the 12 calls:", ", ".join(f"{b:g}" for b in betas))
 
 # %%
 steps_per_epoch = math.ceil(len(data.train_x) / 128)
-warm, warm_history = train_beta_vae(1.0, loss_fn=warmup_loss(max(1, EPOCHS * steps_per_epoch // 2)))
+warmup_steps = max(1, EPOCHS * steps_per_epoch // 2)
+warm, warm_history = train_beta_vae(1.0, loss_fn=warmup_loss(warmup_steps), name="warmup",
+                                    warmup_steps=warmup_steps)
 with torch.no_grad():
     warm_count, warm_activity = active_units(warm.encoder(x_test)[0])
 rd_warm = test_rate_distortion(warm)
@@ -616,10 +624,14 @@ enc, dec = multiply_adds(vae.encoder), multiply_adds(vae.decoder)
 losses = {"VAE": negative_elbo, "K = 1": lambda m, xb: iwae_negative_bound(m, xb, 1),
           f"K = {K_TRAIN}": lambda m, xb: iwae_negative_bound(m, xb, K_TRAIN)}
 torch.manual_seed(0)
-step_times = utils.tradeoffs.seconds_per_step(losses, lambda: VAE(z_dim=Z_DIM).to(device), data.train_x[:128])
+measure = lambda: utils.tradeoffs.seconds_per_step(losses, lambda: VAE(z_dim=Z_DIM).to(device),
+                                                    data.train_x[:128])
+timing = trained("06_elbo_tradeoffs/step-times", config=dict(losses=list(losses), batch=128, z_dim=Z_DIM),
+                 train=lambda: dict(times=measure(), device=device.type, threads=torch.get_num_threads()))
+step_times = timing["times"]
 cost, cost_low, cost_high = utils.tradeoffs.median_ratio(step_times, f"K = {K_TRAIN}", "K = 1")
 print(f"multiply–adds per image, K = {K_TRAIN} step / K = 1 step: {(enc + K_TRAIN * dec) / (enc + dec):.2f}")
-print(f"time per step on {device.type} with {torch.get_num_threads()} thread(s), median of "
+print(f"time per step on {timing['device']} with {timing['threads']} thread(s), median of "
       f"{len(step_times['VAE'])} rounds: " + ", ".join(f"{k} {1000 * statistics.median(t):.1f} ms"
                                                    for k, t in step_times.items()))
 print(f"measured cost ratio K = {K_TRAIN} / K = 1: {cost:.2f} (rounds: {cost_low:.2f}–{cost_high:.2f}); "
@@ -645,7 +657,13 @@ def train_iwae(name, seed):
     torch.manual_seed(seed)
     return evaluate(model.eval(), x_test), -iwae_log_px(model, x_test[:N_EVAL], K_EVAL)
 
-iwae_runs = {(name, seed): train_iwae(name, seed) for seed in SEEDS for name in TRAINING}
+iwae_runs, tags = {}, dict(zip(TRAINING, ["vae", "k1", f"k{K_TRAIN}", f"k{K_TRAIN}-equal-compute"]))
+for seed in SEEDS:
+    for name, tag in tags.items():        # the test −ELBO and −log p(x) of each run, not its weights
+        iwae_runs[name, seed] = trained(
+            f"06_elbo_tradeoffs/iwae-{tag}-seed{seed}", train=lambda: train_iwae(name, seed),
+            config=dict(training=name, images=len(TRAINING[name][1]), epochs=IWAE_EPOCHS, seed=seed,
+                        k_eval=K_EVAL, n_eval=N_EVAL, z_dim=Z_DIM, data=data.source))
 
 
 # %% [markdown]
@@ -782,11 +800,17 @@ with torch.no_grad(), SelfCheck("importance weighting in Pyro") as sc:
 # %%
 n_short = 500 if SMOKE else 10_000
 short_runs = {}
-for name, make, elbo in [("β = 3 (poutine.scale)", lambda e, d: BetaPyroVAE(e, d, Z_DIM, 3.0), TraceMeanField_ELBO()),
-                         (f"RenyiELBO(alpha=0), K = {K_TRAIN}", lambda e, d: PyroVAE(e, d, Z_DIM), renyi)]:
+for name, tag, make, elbo in [
+        ("β = 3 (poutine.scale)", "svi-beta=3", lambda e, d: BetaPyroVAE(e, d, Z_DIM, 3.0),
+         TraceMeanField_ELBO()),
+        (f"RenyiELBO(alpha=0), K = {K_TRAIN}", f"svi-renyi-k{K_TRAIN}", lambda e, d: PyroVAE(e, d, Z_DIM),
+         renyi)]:
     torch.manual_seed(0)
     base = VAE(z_dim=Z_DIM).to(device)
-    history = train_svi(make(base.encoder, base.decoder), data.train_x[:n_short], x_val, epochs=1, elbo=elbo, desc=name)
+    history = trained(f"06_elbo_tradeoffs/{tag}", config=dict(elbo=name, images=n_short, epochs=1, seed=0,
+                                                               z_dim=Z_DIM, data=data.source),
+                      train=lambda: train_svi(make(base.encoder, base.decoder), data.train_x[:n_short], x_val,
+                                              epochs=1, elbo=elbo, desc=name))
     short_runs[name] = history["validation"][-1]
 table(["Pyro SVI, 1 epoch", "validation −ELBO"], list(short_runs.items()),
       title=f"{n_short:,} training images; nats per image")

@@ -1,4 +1,4 @@
-"""Runtime settings decided once per notebook: smoke mode, device, seeds, threads."""
+"""Runtime settings decided once per notebook: smoke mode, class mode, device, seeds, threads."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,11 @@ from ._validate import count, describe
 
 THREADS_ENV = "LVM_NUM_THREADS"
 RESULTS_ENV = "LVM_RESULTS_DIR"
+CLASS_MODE_ENV = "LVM_CLASS_MODE"                # on: lectures load their trained models
+SAVE_CHECKPOINTS_ENV = "LVM_SAVE_CHECKPOINTS"    # on: a full-mode run writes them
+CHECKPOINT_DIR_ENV = "LVM_CHECKPOINT_DIR"        # where they live (default checkpoints/)
 OFF_VALUES = ("", "0", "false", "no", "off")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def env_flag(name: str) -> bool:
@@ -26,6 +30,41 @@ def env_flag(name: str) -> bool:
 def is_smoke_test() -> bool:
     """True in smoke mode: Pyro's convention, the ``CI`` environment variable is set (and on)."""
     return env_flag("CI")
+
+
+def is_class_mode() -> bool:
+    """True in class mode ($LVM_CLASS_MODE on): each lecture loads the models that its committed
+    full-mode run trained (``checkpoints/``, :mod:`utils.checkpoints`) instead of training them, and
+    lightens its slowest evaluations, so that an instructor can run every cell live. Off by default:
+    students train. Class mode is the full-mode lecture, so it is refused in smoke mode (``CI``) and
+    together with $LVM_SAVE_CHECKPOINTS (which saves what a run trains), in one sentence each."""
+    if not env_flag(CLASS_MODE_ENV):
+        return False
+    if is_smoke_test():
+        raise ValueError(f"{CLASS_MODE_ENV} and CI are both set, but class mode loads the models of "
+                         f"the full-mode lecture and smoke mode trains small ones: unset CI for "
+                         f"class mode, or unset {CLASS_MODE_ENV} for a smoke run")
+    if env_flag(SAVE_CHECKPOINTS_ENV):
+        raise ValueError(f"{CLASS_MODE_ENV} and {SAVE_CHECKPOINTS_ENV} are both set, but class mode "
+                         f"loads checkpoints and never trains, so it has nothing to save: unset one "
+                         f"of them")
+    return True
+
+
+def saves_checkpoints() -> bool:
+    """True when $LVM_SAVE_CHECKPOINTS is on: a full-mode run writes each model it trains to
+    ``checkpoints/`` for class mode (`make execute` sets it; smoke-mode runs never write)."""
+    return env_flag(SAVE_CHECKPOINTS_ENV)
+
+
+def checkpoint_dir() -> Path:
+    """Where the trained models live: $LVM_CHECKPOINT_DIR if set (a relative path is taken relative
+    to the repository root), else ``checkpoints/`` at the repository root."""
+    env = os.environ.get(CHECKPOINT_DIR_ENV, "").strip()
+    if not env:
+        return REPO_ROOT / "checkpoints"
+    path = Path(env).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def record(name: str, **values) -> None:
@@ -213,6 +252,7 @@ def setup(seed: int = 0, threads: int | None = None) -> tuple[torch.device, bool
     """Seed everything, pick the device and threads; print and return (device, smoke).
     Each call starts a new run of the notebook (see :func:`run_number`)."""
     global _runs
+    class_mode = is_class_mode()                   # first: a conflicting setting stops the run here
     _runs += 1
     set_seed(seed)
     device, why = choose_device()
@@ -222,5 +262,8 @@ def setup(seed: int = 0, threads: int | None = None) -> tuple[torch.device, bool
     n = set_threads(threads)
     smoke = is_smoke_test()
     mode = "on (CI is set: small data, few epochs)" if smoke else "off (full run)"
-    print(f"smoke mode: {mode} | device: {device} ({why}) | torch threads: {n} | seed: {seed}")
+    line = f"smoke mode: {mode} | device: {device} ({why}) | torch threads: {n} | seed: {seed}"
+    if class_mode:
+        line += f" | class mode: on ({CLASS_MODE_ENV}: trained models are loaded, not trained)"
+    print(line)
     return device, smoke
