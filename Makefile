@@ -11,7 +11,7 @@ EXERCISE_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test exercises execute sync
+.PHONY: lab test test-fast exercises execute sync
 .PHONY: slides html serve
 PORT ?= 8000
 
@@ -36,8 +36,14 @@ lab: $(VENV)/.installed  ## open the course in JupyterLab
 
 # -X warn_default_encoding: a text file opened without an explicit encoding fails the tests
 # (pytest.ini turns the EncodingWarning into an error in our code; conftest.py does so in kernels).
+# Two tiers (CONTRIBUTING.md, the test plan): `make test` runs everything (CI and the README run
+# it); `make test-fast` the unit, file and static checks, those not marked `slow` (no notebook
+# run, no JupyterLab, no deck or site build, no browser; under 2 minutes on 2 cores).
 test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mode)
 	$(PY) -X warn_default_encoding -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed-dev  ## the unit, file and static checks only (no notebook, JupyterLab, build or browser)
+	$(PY) -X warn_default_encoding -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # `make exercises` regenerates stale exercises and keeps any you edited (in the .ipynb or the .md).
 # `make exercises EXERCISE_ARGS=--force` replaces edited ones too, first saving each edited file
@@ -45,10 +51,13 @@ test: $(VENV)/.installed-dev  ## run the whole test suite (notebooks in smoke mo
 exercises: $(VENV)/.installed-dev  ## regenerate exercises/ from solutions/ (keeps your edits; EXERCISE_ARGS=--force backs them up, then replaces them)
 	$(PY) -m tools.make_exercises $(EXERCISE_ARGS)
 
-execute: $(VENV)/.installed-dev  ## run NB=path.ipynb top to bottom in full mode, in place
-	env -u CI $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.timeout=3600 $(NB)
+# A lecture's full run also writes the models it trains to checkpoints/<lecture>/ (their SHA-256 and
+# configuration in its manifest.json), which class mode (LVM_CLASS_MODE=1) loads instead of training.
+execute: $(VENV)/.installed-dev  ## run NB=path.ipynb top to bottom in full mode, in place (lectures also save their trained models to checkpoints/)
+	env -u CI -u LVM_CLASS_MODE LVM_SAVE_CHECKPOINTS=1 $(PY) -m jupyter nbconvert --to notebook \
+	  --execute --inplace --ExecutePreprocessor.timeout=3600 $(NB)
 	$(PY) -m tools.progress_outputs $(NB)
+	$(PY) -c "from utils.checkpoints import summary; print(summary())"
 
 # The lectures' .ipynb carry the slide rule as `slideshow` metadata for RISE (their .md/.py twins
 # filter it out): --apply-metadata rewrites it after a sync, since the rule follows the cells.
@@ -84,7 +93,7 @@ device-check: $(VENV)/.installed-dev  ## every notebook on the accelerator prese
 # bounds), in a venv of their own: the unit tests and every notebook in smoke mode. A one-off (not
 # run by CI): torch 2.6 from the package index is a CUDA build of several GB.
 LOWEST ?= .venv-lowest
-LOWEST_TESTS ?= tests lectures solutions exercises --ignore=tests/test_browser.py \
+LOWEST_TESTS ?= tests solutions --ignore=tests/test_browser.py \
   --ignore=tests/test_site_browser.py --ignore=tests/test_lab.py --ignore=tests/test_site.py \
   --ignore=tests/test_slides.py
 test-lowest:  ## unit tests + every notebook (smoke) with the lowest supported versions (several GB; not in CI)

@@ -210,9 +210,10 @@ def section_tests(cfg) -> str:
                 "in smoke mode); run the full benchmark for it.")
     tr = notebooks.run_test_suite(data_dir(), cfg["tests"], log=log)
     return ("**CI cost**: the README's test command (`make test`, i.e. `python -m pytest`: unit "
-            "tests, then every notebook through nbval in smoke mode, on 2 workers), install "
-            "excluded, run in a temporary copy of the repository with the environment CI uses "
-            "(`../shared` beside it).\n\n"
+            "tests, then every notebook in smoke mode, each run once per guarantee (CONTRIBUTING.md, "
+            "the test plan), on 2 workers), install excluded, run in a temporary copy of the "
+            "repository with the environment CI uses (full MNIST through LVM_DATA_DIR when the "
+            "shared data folder is beside it).\n\n"
             + markdown_table(["command", "wall time", "result"],
                              [[f"`{tr.command}`", fmt_seconds(tr.seconds), tr.summary]], "lrl"))
 

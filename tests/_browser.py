@@ -1,4 +1,6 @@
-"""Helpers of tests/test_browser.py: headless Chromium, `make lab`, a static server, processes.
+"""Helpers of the browser, JupyterLab, deck and site tests: headless Chromium, `make lab` (one per
+test run: shared_lab), the test run's one build of the decks and the site (built_course), a
+static server, processes.
 
 Chromium is Debian's (`apt-get install chromium`, as .ci/run does), driven through Playwright's
 Python package (requirements.txt); Playwright never downloads a browser of its own here.
@@ -21,6 +23,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import _executions
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -228,44 +232,82 @@ def checked_page(context, remote):
     assert not errors, f"JavaScript errors: {errors}"
 
 
-@functools.lru_cache(maxsize=None)
-def built_exports() -> Path:
-    """`make slides` (tools.slides) built once per test run into a temporary folder; returns the
-    build folder (the decks are its slides/)."""
+DONE = ".done"   # beside a shared build's folder: the build finished
+
+
+def _once_per_run(name: str, make, timeout: float = 1800) -> Path:
+    """``make(folder)`` run once per test run, by whichever process of the run (pytest-xdist's
+    workers, or pytest alone) asks first, into ``name`` in the run's shared folder (made by the
+    root conftest.py); the other processes wait for it. Outside the suite (no run folder), into
+    a temporary folder of this process."""
     import atexit
 
-    from tools import slides
-
-    build = Path(tempfile.mkdtemp(prefix="lvm-build-"))
-    atexit.register(shutil.rmtree, build, ignore_errors=True)
-    slides.build(build)
-    return build
+    run = os.environ.get(_executions.RUN_DIR_ENV)
+    if not run:
+        folder = Path(tempfile.mkdtemp(prefix=f"lvm-{name}-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        make(folder)
+        return folder
+    folder, claim = Path(run) / name, Path(run) / f"{name}.claimed"
+    try:
+        claim.mkdir()                     # atomic: the first process to get here builds
+    except FileExistsError:
+        deadline = time.monotonic() + timeout
+        while not (claim / DONE).exists():
+            if (claim / "failed").exists():
+                raise RuntimeError(f"{name}: the build failed in another process of this test "
+                                   f"run: {(claim / 'failed').read_text(encoding='utf-8')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: another process of this test run has been building "
+                                   f"it for {timeout:.0f} s")
+            time.sleep(0.5)
+        return folder
+    try:
+        make(folder)
+    except BaseException as err:
+        (claim / "failed").write_text(f"{type(err).__name__}: {err}", encoding="utf-8")
+        raise
+    (claim / DONE).write_text("", encoding="utf-8")
+    return folder
 
 
 @functools.lru_cache(maxsize=None)
-def built_site() -> Path:
-    """`make html` (tools.site) built once per test run into a temporary folder; returns the
-    build folder (the site is its html/)."""
-    import atexit
-
+def built_course() -> Path:
+    """`make html` (tools.site: the decks of `make slides` into slides/, then the site into
+    html/) built once per test run, from the committed notebooks, into the run's shared folder;
+    the deck tests (tests/test_slides.py), the site tests (tests/test_site.py) and the browser
+    tests (tests/test_browser.py, tests/test_site_browser.py) all read this one build, on
+    either worker. Returns the build folder."""
     from tools import site
 
-    build = Path(tempfile.mkdtemp(prefix="lvm-site-"))
-    atexit.register(shutil.rmtree, build, ignore_errors=True)
-    site.build(build)
-    return build
+    def make(folder: Path) -> None:
+        _executions.record("tools/site", _executions.BUILD)
+        site.build(folder)
+
+    return _once_per_run("course-build", make)
 
 
-# ---- one JupyterLab per test session (test_lab.py, test_browser.py: the lab and RISE) ----------
+# ---- one JupyterLab per test run (test_lab.py, test_browser.py: the lab and RISE) -------------
+
+# The tests that use the JupyterLab are one pytest-xdist group, so they share one worker's session.
+LAB_GROUP = "jupyterlab"
+
 
 def shared_lab(request):
     """`make lab` (make_lab) started at the first call of the test session and stopped at its
-    end; returns (base_url, token, server_pid). Tests that start kernels shut them down
+    end; returns (base_url, token, server_pid). Every test that calls it is in the pytest-xdist
+    group LAB_GROUP, so one JupyterLab serves them all (the summary counts its starts). Tests that start kernels shut them down
     (shutdown_kernels); at the end every process of the server and its kernels must be gone,
     else the session's last test errors at teardown."""
+    mark = request.node.get_closest_marker("xdist_group")
+    if mark is None or mark.args[:1] != (LAB_GROUP,):
+        raise RuntimeError(f"{request.node.nodeid} uses the test run's JupyterLab: mark it "
+                           f"pytest.mark.xdist_group({LAB_GROUP!r}), else another worker starts "
+                           "a JupyterLab of its own")
     session = request.session
     lab = getattr(session, "_lvm_shared_lab", None)
     if lab is None:
+        _executions.record("make lab", _executions.LAB)
         stack = contextlib.ExitStack()
         base, token, started = stack.enter_context(make_lab())
         server = min(started)                       # the `make lab` process itself

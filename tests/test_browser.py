@@ -2,8 +2,9 @@
 projector size, and the reveal.js decks of `make slides` render, every slide within the canvas.
 
 Headless Chromium (Debian's, driven by Playwright) may reach loopback only: a request for any
-other host is aborted and fails the test. One JupyterLab (`make lab`) serves the whole test
-session (tests/_browser.py: shared_lab); the decks are built once per session (built_exports).
+other host is aborted and fails the test. One JupyterLab (`make lab`) serves the whole test run
+(tests/_browser.py: shared_lab; this file and tests/test_lab.py are one pytest-xdist group, so on
+one worker); the decks are the test run's one build (tests/_browser.py: built_course).
 Screenshots go to test-artifacts/browser/.
 Skipped, with the reason, where Chromium or Playwright is missing.
 """
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 
 import _browser
+import _executions
 from _browser import ARTIFACTS, ROOT
 
 try:
@@ -24,8 +26,9 @@ try:
 except ImportError:                      # the module is skipped below
     PlaywrightTimeout = TimeoutError
 
-pytestmark = pytest.mark.skipif(_browser.skip_reason() is not None,
-                                reason=_browser.skip_reason() or "")
+pytestmark = [pytest.mark.skipif(_browser.skip_reason() is not None,
+                                 reason=_browser.skip_reason() or ""),
+              pytest.mark.slow, pytest.mark.xdist_group(_browser.LAB_GROUP)]
 
 from tools import slides
 
@@ -91,8 +94,8 @@ def browser(processes):
 
 @pytest.fixture(scope="module")
 def site():
-    """The exports (built once per run) served on a loopback port."""
-    with _browser.static_server(_browser.built_exports()) as url:
+    """The decks (the run's one build) served on a loopback port."""
+    with _browser.static_server(_browser.built_course()) as url:
         yield url
 
 
@@ -133,6 +136,7 @@ def test_jupyterlab_opens_and_runs_a_lecture(browser, lab):
     context, remote = browser
     remote.clear()
     base, token, server = lab
+    _executions.record(ROOT / LECTURE, _executions.PARTIAL)      # counted apart from full runs
     page = context.new_page()
     page.goto(_browser.lab_url(base, token, LECTURE))
     # rendered: the committed outputs and typeset Markdown are there, the kernel is idle

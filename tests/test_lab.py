@@ -1,6 +1,8 @@
 """`make lab`, the README's command that opens the course, really serves it, with the course's
 JupyterLab settings (jupyter-config/): no news question, no update check, no JupyterLab 3
-MathJax extension. The JupyterLab is the test session's one (tests/_browser.py: shared_lab)."""
+MathJax extension. The JupyterLab is the test run's one (tests/_browser.py: shared_lab), shared
+with tests/test_browser.py's lab and RISE tests: both files are the pytest-xdist group
+`jupyterlab`, so on one worker."""
 import json
 import re
 import shutil
@@ -10,6 +12,8 @@ import pytest
 
 import _browser
 from _browser import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(_browser.LAB_GROUP)]
 
 
 def _get(url: str):

@@ -128,3 +128,14 @@ def test_notebook_is_committed_in_full_mode_on_full_mnist_with_figures(path):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert images, "no figure in the committed outputs"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name != "solutions"],
+                         ids=_ids([p for p in NOTEBOOKS if p.parent.name != "solutions"]))
+def test_only_solutions_tag_cells_nbval_check_output(path):
+    """nbval runs the solutions only (the test plan in CONTRIBUTING.md): a lecture or exercise
+    cell tagged `nbval-check-output` would never be compared with its committed output."""
+    nb = nbformat.read(path, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert not tagged, (f"cells {tagged} of {path.name} are tagged nbval-check-output, which only "
+                        "nbval's run of solutions/ compares")

@@ -11,15 +11,19 @@ short diff in the failing cell's test.
 
 The suite's settings (smoke mode, strict self-checks, one torch thread) come from conftest.py
 at the repository root, MNIST from $LVM_DATA_DIR as everywhere else; figures use ipykernel's
-inline backend, as in JupyterLab (see kernel_env). `pytest tests/test_rerun.py -k 05_` runs one
-lecture; the first test of a lecture runs it (twice), the others only compare.
+inline backend, as in JupyterLab (tests/_executions.py: kernel_env). `pytest tests/test_rerun.py
+-k 05_` runs one lecture; the first test of a lecture runs it (twice), the others only compare.
+
+This is the lecture's notebook run of the test plan (nbval does not run the lectures): the first
+pass is also where a cell that raises, with strict self-checks, fails the suite. Each lecture's
+tests form one pytest-xdist group (`rerun-NN_topic`), so that the lectures spread over both
+workers (the root conftest.py starts the longest groups first).
 """
 from __future__ import annotations
 
 import copy
 import difflib
 import functools
-import os
 import re
 import tempfile
 import time
@@ -31,9 +35,11 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+import _executions
+
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
-CELL_TIMEOUT = 900          # seconds, as nbval's --nbval-cell-timeout in pytest.ini
+CELL_TIMEOUT = _executions.CELL_TIMEOUT    # seconds, as nbval's --nbval-cell-timeout
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html", "text/latex")
 MAX_LINES = 12              # diff lines shown per cell
 
@@ -107,8 +113,10 @@ class Rerun:
     seconds: list[float] = field(default_factory=list)
 
 
-def run_all(client: NotebookClient, source, result: Rerun) -> None:
-    """Execute every cell of a fresh copy of ``source`` in the client's running kernel, once."""
+def run_all(client: NotebookClient, path: Path, source, result: Rerun) -> None:
+    """Execute every cell of a fresh copy of ``source`` in the client's running kernel, once
+    (one execution of ``path`` in the suite's count)."""
+    _executions.record(path, _executions.RERUN_SECOND if result.stops else _executions.RERUN_FIRST)
     nb = copy.deepcopy(source)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -142,10 +150,10 @@ def rerun(path: Path) -> Rerun:
     client = NotebookClient(source, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     try:
-        with client.setup_kernel(env=kernel_env()):
-            run_all(client, source, result)
+        with client.setup_kernel(env=_executions.kernel_env(inline_figures=True)):
+            run_all(client, path, source, result)
             if result.stops[0] is None:
-                run_all(client, source, result)
+                run_all(client, path, source, result)
     except Exception as err:        # the kernel did not start (errors in cells are caught above)
         if result.stops:
             raise
@@ -156,17 +164,6 @@ def rerun(path: Path) -> Rerun:
                      for i, s in enumerate(result.seconds))
     print(f"\n{path.name}: {runs} (smoke mode, one kernel)")
     return result
-
-
-def kernel_env() -> dict[str, str]:
-    """The suite's environment (smoke mode, strict checks, one thread, $LVM_DATA_DIR) for a kernel
-    that draws figures as JupyterLab's does: without MPLBACKEND (conftest.py sets Agg), ipykernel
-    uses its inline backend, which closes each cell's figures once shown. Under Agg they pile up,
-    and a second run warns "More than 20 figures have been opened", which no student sees."""
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    env.pop("PYTEST_CURRENT_TEST", None)
-    return env
 
 
 def diff(first: str, second: str) -> str:
@@ -183,15 +180,20 @@ def code_cells(nb) -> list[int]:
     return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
 
 
-# One test per code cell, like nbval's: a failure names its cell in the test id, and the file has
-# more tests than any other, so pytest-xdist (--dist loadfile, biggest files first) starts it first
-# on one worker while the other worker runs the rest of the suite, instead of ending on it.
+# One test per code cell, like nbval's: a failure names its cell in the test id. The kernel draws
+# figures with ipykernel's inline backend, as JupyterLab's does (kernel_env(inline_figures=True):
+# no MPLBACKEND): under conftest.py's Agg, figures pile up and a second run warns "More than 20
+# figures have been opened", which no student sees. A lecture's tests share its run (rerun(path)),
+# so they are one pytest-xdist group: the six lectures go to both workers, longest first.
 NOTEBOOKS = {path: nbformat.read(path, as_version=4) for path in LECTURES}
 CODE_CELLS = {path: code_cells(nb) for path, nb in NOTEBOOKS.items()}
-CASES = [(path, index) for path, cells in CODE_CELLS.items() for index in cells]
+CASES = [pytest.param(path, index, id=f"{path.stem}-cell{index:03d}",
+                      marks=pytest.mark.xdist_group(f"rerun-{path.stem}"))
+         for path, cells in CODE_CELLS.items() for index in cells]
 
 
-@pytest.mark.parametrize("path, index", CASES, ids=[f"{p.stem}-cell{i:03d}" for p, i in CASES])
+@pytest.mark.slow
+@pytest.mark.parametrize("path, index", CASES)
 def test_cell_prints_the_same_when_the_lecture_runs_again_in_the_same_kernel(path, index):
     result = rerun(path)
     where = label(result.nb, index)

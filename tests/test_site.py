@@ -1,7 +1,9 @@
 """`make html` (tools.site: Sphinx, MyST-NB, sphinx-book-theme): every notebook is a page of one
 book with a unit page per unit, the pages say what they are and link their downloads, nothing is
-loaded from the network, and every figure has alt text. Built once per run into a temporary
-folder from the committed notebooks (nothing executes)."""
+loaded from the network, and every figure has alt text. Built once per test run (the run's one
+build, tests/_browser.py: built_course, shared with the deck and browser tests) from the
+committed notebooks (nothing executes). The tests that read the build, or build a small site of
+their own, are `slow` (`make test-fast` leaves them out)."""
 import filecmp
 import re
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from _browser import ROOT, built_site
+from _browser import ROOT, built_course
 from tools import site
 
 NOTEBOOKS = {folder: sorted((ROOT / folder).glob("[0-9]*.ipynb")) for folder in site.FOLDERS}
@@ -28,7 +30,8 @@ IMG = re.compile(r"<img\b[^>]*>")
 
 @pytest.fixture(scope="module")
 def build() -> Path:
-    return built_site()
+    """The run's one build; a test that uses it (or `html`) is `slow` (conftest.py)."""
+    return built_course()
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +243,7 @@ def test_every_figure_has_alt_text(html):
     assert not missing, f"figures without alt text, per page: {dict(sorted(missing.items()))}"
 
 
+@pytest.mark.slow           # a small site, built by Sphinx
 def test_a_code_cells_mystnb_image_alt_metadata_becomes_its_figures_alt_text(tmp_path):
     png = nbformat.read(NOTEBOOKS["lectures"][0], as_version=4)
     data = next(o.data["image/png"] for c in png.cells if c.cell_type == "code"

@@ -17,8 +17,9 @@ import pytest
 import _browser
 from _browser import ARTIFACTS, ROOT
 
-pytestmark = pytest.mark.skipif(_browser.skip_reason() is not None,
-                                reason=_browser.skip_reason() or "")
+pytestmark = [pytest.mark.skipif(_browser.skip_reason() is not None,
+                                 reason=_browser.skip_reason() or ""),
+              pytest.mark.slow]
 
 LECTURE = "html/lectures/01_lvm_pca.html"
 ELBO_LECTURE = "html/lectures/04_vae_pytorch.html"      # §3: the ELBO, the widest equation
@@ -137,8 +138,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def site():
-    """The site built once per run, its build folder served on a loopback port."""
-    with _browser.static_server(_browser.built_site()) as url:
+    """The site (the test run's one build, tests/_browser.py: built_course), its build folder
+    served on a loopback port."""
+    with _browser.static_server(_browser.built_course()) as url:
         yield url
 
 

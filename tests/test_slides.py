@@ -27,11 +27,13 @@ def _without_slide_metadata(nb):
 
 @pytest.fixture(scope="module")
 def decks() -> Path:
-    """The decks of the lectures, built once per test session (tests/_browser.py, shared with
-    the browser tests). The rule ignores the lectures' `slideshow` metadata (tested below)."""
+    """The decks of the lectures: the test run's one build (tests/_browser.py: built_course,
+    `make html`, which builds the decks as `make slides` does), shared with the site and browser
+    tests. The rule ignores the lectures' `slideshow` metadata (tested below). A test that uses
+    it is `slow` (the root conftest.py marks it: `make test-fast` builds nothing)."""
     import _browser
 
-    return _browser.built_exports() / "slides"
+    return _browser.built_course() / "slides"
 
 
 class _Sections(html.parser.HTMLParser):
@@ -315,7 +317,8 @@ def test_a_lecture_notebook_carries_the_rule_as_slideshow_metadata_for_rise(path
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_a_lecture_text_twin_carries_no_slideshow_metadata(path):
     nb = nbformat.read(path, as_version=4)
-    assert nb.metadata["jupytext"].get("cell_metadata_filter") == "-slideshow"
+    kept = nb.metadata["jupytext"].get("cell_metadata_filter", "").split(",")
+    assert "-slideshow" in kept, kept                 # other keys (mystnb's alt texts) may be kept
     for twin in (path.with_suffix(".md"), path.with_suffix(".py")):
         cells = jupytext.read(twin).cells
         assert not [i for i, cell in enumerate(cells) if "slideshow" in cell.metadata], twin.name
