@@ -9,7 +9,10 @@ import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter, MarkdownExporter
 
+import _executions
 from tools import progress_outputs as po
+
+pytestmark = pytest.mark.slow           # a kernel (make test-fast leaves it out)
 
 BAR_CELL = """from utils.plots import progress
 for i in (bar := progress(range(7), desc="demo epochs")):
@@ -26,9 +29,10 @@ def executed(tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     folder = tmp_path_factory.mktemp("progress")
+    path = folder / "demo.ipynb"
+    _executions.record(path, _executions.SYNTHETIC)
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
-    path = folder / "demo.ipynb"
     nbformat.write(nb, path)
     return path
 
