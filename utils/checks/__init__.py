@@ -1,25 +1,10 @@
-"""Self-checks for the exercise notebooks: one printed line per check, no traceback walls.
+"""Self-checks for the notebooks: one line per check (at most :data:`LINE` characters).
 
-Each unit's checks live in ``utils/checks/unitNN.py`` and are built on :class:`SelfCheck`.
-With $LVM_STRICT_CHECKS set (the test suite sets it), failed checks raise at the end.
-
-Shared by every unit (a unit module is a list of checks written with these):
-- :class:`SelfCheck`: a group of checks for one function; at most one hint per group (the first
-  ✗ carries it: later ✗ lines of the group follow from the same mistake or are about the details);
-  :class:`ExerciseCheck`, the exercises' group, stops at its first ✗ (one mistake, one ✗ line);
-- :meth:`SelfCheck.call`: the one way to run a student's function (a stub, an error, a warning);
-- :func:`near`: the one tolerance rule, |actual − expected| ≤ atol + rtol·|expected| elementwise
-  (torch.isclose's), with each check's own atol and rtol; :meth:`SelfCheck.close` reports by it and
-  names the typical mistake that the student's numbers reproduce;
-- :func:`passes`, :func:`with_references`, :func:`seeded`: a check run silently, a student's
-  function with the reference versions of what it builds on, a seeded and restored random state;
-- :func:`make_ready`: the ``ready(...)`` guard of cells that *use* the student's functions;
-- :func:`number`: numbers in messages, short whatever their size;
-- :data:`LINE`: every ✗ line has at most 120 characters (:meth:`SelfCheck._report` cuts what the
-  student's code produced to fit; a hint too long to fit is the check's bug, raised in strict mode);
-- in IPython, a cell that calls an unwritten function (the exercise's ``raise NotImplementedError``)
-  shows one line naming the function instead of a traceback, and so does a cell that names an
-  exercise function whose cell has not run yet (:func:`short_error`).
+Each ``unitNN.py`` is a list of checks written with :class:`SelfCheck` (one hint per group, on its
+first ✗; :class:`ExerciseCheck` stops there), :meth:`SelfCheck.call` (the one way to run a student's
+function) and :func:`near` (the one tolerance rule: |actual − expected| ≤ atol + rtol·|expected|).
+With $LVM_STRICT_CHECKS set (the test suite) a failed group raises. In IPython an unwritten
+exercise function called, or one named before its cell ran, is one line (:func:`short_error`).
 """
 from __future__ import annotations
 
@@ -42,6 +27,8 @@ STRICT_ENV = "LVM_STRICT_CHECKS"
 PASS, FAIL = "\u2713", "\u2717"
 LINE = 120          # the longest ✗ line, in characters: readable in a narrow notebook
 MIN_PROBLEM = 24    # characters of the problem kept when a ✗ line is cut to LINE
+STAY_IN_TORCH = "stay in torch: no .item() or .numpy()"
+_COUNTED, _WORDS = {2: "a pair", 3: "three values"}, {2: "two", 3: "three"}
 
 
 class LineTooLong(ValueError):
@@ -57,25 +44,18 @@ class _Abort(Exception):
 
 
 class SelfCheck:
-    """A group of checks: ``with SelfCheck("pca") as sc: sc.shape(...); sc.close(...)``.
-
-    Whatever the student's function returns or raises, a group prints one line per check and never
-    a traceback: a failed check is one ✗ line with a hint, and a check that cannot go on stops the
-    group. Should a check itself break on an unforeseen value, that too becomes one ✗ line, except in
-    strict mode ($LVM_STRICT_CHECKS, the test suite), where the error surfaces for the authors.
-    """
+    """A group of checks: ``with SelfCheck("pca") as sc: sc.shape(...); sc.close(...)``. A check
+    that breaks on an unforeseen value is one ✗ line too, except in strict mode."""
 
     stop = False                    # True: the group stops at its first ✗ (see ExerciseCheck)
-    stub_hint = "write your code in place of the `raise` line"    # the hint for an unwritten function
+    stub_hint = "write your code in place of the `raise` line"    # an unwritten function's hint
 
     def __init__(self, name: str):
         if not isinstance(name, str) or not name:
             raise TypeError(f"SelfCheck needs a name, e.g. SelfCheck('pca'), got {name!r}")
         self.name = name
-        self.passed = 0
-        self.failed = 0
-        self._open = False
-        self._hinted = False
+        self.passed = self.failed = 0
+        self._open = self._hinted = False
 
     def __enter__(self) -> "SelfCheck":
         self._open = True
@@ -96,10 +76,10 @@ class SelfCheck:
         return True
 
     def _require_open(self) -> None:
-        """A check reports inside its ``with`` block only: say how to write it otherwise."""
         if not self._open:
-            raise RuntimeError(f"SelfCheck({self.name!r}) is used outside its `with` block: write "
-                               f"`with SelfCheck({self.name!r}) as sc:` and call sc's checks inside it")
+            raise RuntimeError(f"SelfCheck({self.name!r}) is used outside its `with` block: "
+                               f"write `with SelfCheck({self.name!r}) as sc:` and call sc's "
+                               "checks inside it")
 
     def _report(self, what: str, problem: str | None, hint: str = "") -> bool:
         self._require_open()
@@ -118,11 +98,9 @@ class SelfCheck:
     def call(self, fn: Callable, *args, what: str | None = None, quiet: bool = False,
              hint: str = "", explain: Callable[[Exception], tuple | None] | None = None,
              **kwargs) -> Any:
-        """Run the student's ``fn`` (its warnings kept inside) and return its result, with a pass
-        line ``what`` unless ``quiet`` (a run that repeats one already reported). An unwritten
-        function (the exercise's stub) is one ✗ line "not implemented yet"; an error is one ✗ line
-        naming it, with ``hint`` (or: call it by hand), or the (what, problem, hint) that
-        ``explain(error)`` gives for an error it recognises. Either stops the group."""
+        """``fn(*args, **kwargs)``, its warnings kept inside, with a pass line ``what`` unless
+        ``quiet``. A stub or an error is one ✗ line (``hint``, or the (what, problem, hint) that
+        ``explain(error)`` gives) and stops the group."""
         self._require_open()
         label = what or f"{getattr(fn, '__name__', 'your function')} runs"
         try:
@@ -130,8 +108,9 @@ class SelfCheck:
                 warnings.simplefilter("ignore")
                 result = fn(*args, **kwargs)
         except Exception as err:  # a student's bug: one line, not a traceback wall
-            if is_stub(err):      # not torch's NotImplementedError (an operation a dtype lacks): a bug
-                self._report(label if len(label) < 30 else "", "not implemented yet", self.stub_hint)
+            if is_stub(err):      # not torch's NotImplementedError (an operation a dtype lacks)
+                self._report(label if len(label) < 30 else "", "not implemented yet",
+                             self.stub_hint)
             else:
                 self._report(*((explain and explain(err)) or (
                     label, f"raised {type(err).__name__}: {one_line(err)}",
@@ -146,8 +125,7 @@ class SelfCheck:
         return self._report(what, None if condition else problem, hint)
 
     def require(self, what: str, condition: bool, problem: str, hint: str = "") -> None:
-        """A guard, not a check of its own: no line when ``condition`` holds; else report
-        ``problem`` in one ✗ line and stop the group (what follows could not run)."""
+        """A guard: no line when ``condition`` holds; else one ✗ line, and the group stops."""
         self._require_open()
         if not condition:
             self._report(what, problem, hint)
@@ -155,8 +133,8 @@ class SelfCheck:
 
     def shape(self, what: str, actual: Any, expected: Sequence[int] | None, hint: str = "",
               quiet: bool = False) -> bool:
-        """Pass when ``actual`` is a tensor of shape ``expected`` (None: any shape); stops the group
-        otherwise. ``quiet``: no pass line (a guard before using a value, not a check of its own)."""
+        """Pass when ``actual`` is a tensor of shape ``expected`` (None: any); else stop the group.
+        ``quiet``: no pass line (a guard before using a value)."""
         self._require_open()
         if not isinstance(actual, torch.Tensor):
             self._report(what, f"expected a torch.Tensor, got {describe(actual)}",
@@ -172,13 +150,10 @@ class SelfCheck:
     def close(self, what: str, actual: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
               hint: str = "", mistakes: dict[str, Any] | None = None, show_gap: bool = False,
               unit: str = "", match: tuple[float, float] | None = None) -> bool:
-        """Pass when ``actual`` is :func:`near` ``expected`` (atol + rtol·|expected|); else report the
-        largest gap (in ``unit``; for a number, both numbers when the line has room) and ``hint``,
-        or, when the student's numbers reproduce one of ``mistakes`` (hint → its value, or (value,
-        problem)) within the same tolerance (or within ``match``, an (atol, rtol) of its own), that
-        mistake's hint (and problem). ``show_gap`` adds the largest gap to the pass line too
-        (lectures use it; exercises keep pass lines free of numbers so that they are the same in
-        every run). Empty tensors never pass: there is nothing to compare."""
+        """Pass when ``actual`` is :func:`near` ``expected``; else report the largest gap (in
+        ``unit``) and ``hint``, or the hint (and problem) of the first of ``mistakes`` (hint →
+        value, or (value, problem)) that ``actual`` reproduces within (atol, rtol) or ``match``.
+        ``show_gap``: the gap on the pass line too (lectures). Empty tensors never pass."""
         self._require_open()
         a, e, problem = _comparable(actual, expected, what)
         if problem is None:
@@ -193,17 +168,16 @@ class SelfCheck:
                 problem = None
             if problem is None:
                 gap = f"off by up to {number(worst)}{unit}"
-                both = f"{number(a.item())}{unit} instead of {number(e.item())}" if e.numel() == 1 else gap
-                problem = both if len(f"{FAIL} {self.name}: {what}: {both}. Hint: {hint}") <= LINE else gap
+                both = (f"{number(a.item())}{unit} instead of {number(e.item())}" if e.numel() == 1
+                        else gap)
+                fits = len(f"{FAIL} {self.name}: {what}: {both}. Hint: {hint}") <= LINE
+                problem = both if fits else gap
         return self._report(what, problem, hint)
 
     def unpack(self, what: str, out: Any, names: Sequence[str], returns: str = "",
                numbers: Sequence[str] = (), hint: str = "") -> tuple:
-        """The student's result as one float tensor per name (those in ``numbers`` may be anything:
-        the caller checks them); None, a single value, another number of values or a value of
-        another kind is one ✗ line that says which, with the ``return`` line as hint (``returns``,
-        default the names) or ``hint`` for a value that is not a tensor, and stops the group. No
-        pass line."""
+        """The student's result as one float tensor per name (``numbers``: any value); else one ✗
+        line with the ``return`` line (``returns``) or ``hint`` as hint, and the group stops."""
         returns, n = returns or ", ".join(names), len(names)
         if out is None:
             self.require(what, False, "returned None", f"end with `return {returns}`")
@@ -217,12 +191,12 @@ class SelfCheck:
             self.require(what, problem is None, *(problem or ("", "")))
         return tuple(out)
 
-    def gradients(self, what: str, loss: Any, expected: torch.Tensor, params: dict[str, torch.Tensor],
-                  hint: str, scale: float = 1e-4, rtol: float = 1e-3) -> bool:
-        """Pass when the gradient of ``loss`` (the student's) w.r.t. each of ``params`` is near the
-        one of ``expected`` (the reference's): atol = ``scale`` × that reference gradient's largest
-        entry, as the entries near 0 carry float32 noise of the size of the largest, and ``rtol``.
-        The ✗ line names the parts ("encoder", "z_loc": a name's first component) that differ."""
+    def gradients(self, what: str, loss: Any, expected: torch.Tensor,
+                  params: dict[str, torch.Tensor], hint: str, scale: float = 1e-4,
+                  rtol: float = 1e-3) -> bool:
+        """Pass when the gradient of ``loss`` w.r.t. each of ``params`` is near ``expected``'s:
+        atol = ``scale`` × that gradient's largest entry, and ``rtol``. The ✗ line names the parts
+        (a name's first component: "encoder") that differ."""
         names, tensors = list(params), list(params.values())
         if not (isinstance(loss, torch.Tensor) and loss.is_floating_point() and loss.requires_grad):
             return self.true(what, False, "carries no gradient", hint)
@@ -231,42 +205,42 @@ class SelfCheck:
             got = torch.autograd.grad(loss.sum(), tensors, allow_unused=True, retain_graph=True)
         except Exception as err:
             return self.true(what, False, f"backward failed: {one_line(err)}", hint)
-        wrong = sorted({name.split(".")[0] for name, g, e in zip(names, got, wanted)
-                        if g is None or not near(g, e, scale * (e.abs().max().item() + 1e-6), rtol)})
-        return self.true(what, not wrong, f"missing or wrong ({_and(wrong) if wrong else ''})", hint)
+        wrong = sorted({name.split(".")[0] for name, g, e in zip(names, got, wanted) if g is None
+                        or not near(g, e, scale * (e.abs().max().item() + 1e-6), rtol)})
+        return self.true(what, not wrong, f"missing or wrong ({_and(wrong) if wrong else ''})",
+                         hint)
 
 
 class ExerciseCheck(SelfCheck):
-    """The exercises' :class:`SelfCheck`: the group stops at its first ✗, so that one mistake gives
-    one ✗ line and one hint (what would follow depends on the failed check)."""
+    """The exercises' :class:`SelfCheck`: the group stops at its first ✗ (one mistake, one ✗)."""
 
     stop = True
 
 
-_COUNTED = {2: "a pair", 3: "three values"}
-_WORDS = {2: "two", 3: "three"}
-
-
 def near(actual: Any, expected: Any, atol: float, rtol: float) -> bool:
-    """The one tolerance rule of the checks: ``actual`` and ``expected`` (tensors, arrays or numbers)
-    have the same shape (a number and a one-element tensor count as one) and :func:`isclose` holds
-    everywhere. Each check states its own atol and rtol, sized for float32 arithmetic on any device."""
+    """The one tolerance rule: the same shape (a number and a one-element tensor count as one)
+    and :func:`isclose` everywhere, with each check's own atol and rtol."""
     if _as_double(expected) is None:
         return False
     a, e, problem = _comparable(actual, expected, "")
     return problem is None and bool(isclose(a, e, atol, rtol).all())
 
 
+def first_match(actual: Any, mistakes: dict[str, Any], atol: float, rtol: float,
+                default: str | None = None) -> str | None:
+    """The first hint of ``mistakes`` (hint → value) that ``actual`` is near, else ``default``."""
+    return next((hint for hint, value in mistakes.items() if near(actual, value, atol, rtol)),
+                default)
+
+
 def isclose(actual: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:
-    """Elementwise: ``actual`` is finite and |actual − expected| ≤ atol + rtol·|expected|
-    (torch.isclose's rule), in float64 on the CPU."""
+    """Elementwise, in float64: finite and |actual − expected| ≤ atol + rtol·|expected|."""
     a, e = _as_double(actual), _as_double(expected)
     return torch.isfinite(a) & ((a - e).abs() <= atol + rtol * e.abs())
 
 
 def kind(value: Any) -> str:
-    """What a student's function returned, in a few words: "None", "a NumPy array", "an int",
-    "a tensor of shape (64,)"."""
+    """A returned value in a few words: "None", "a NumPy array", "a tensor of shape (64,)"."""
     if value is None:
         return "None"
     if isinstance(value, torch.Tensor):
@@ -277,12 +251,8 @@ def kind(value: Any) -> str:
     return ("an " if name[0] in "aeiou" else "a ") + name
 
 
-STAY_IN_TORCH = "stay in torch: no .item() or .numpy()"
-
-
 def not_a_tensor(name: str, value: Any, hint: str = STAY_IN_TORCH) -> tuple[str, str] | None:
-    """(problem, hint) when ``value`` is not a floating-point torch tensor, else None; ``name`` is
-    "D", say, or "" for the function's only result."""
+    """(problem, hint) unless ``value`` is a float tensor; ``name``: "D", "" for the only result."""
     if isinstance(value, torch.Tensor) and value.is_floating_point():
         return None
     lead = f"{name} is " if name else "got "
@@ -294,8 +264,7 @@ def not_a_tensor(name: str, value: Any, hint: str = STAY_IN_TORCH) -> tuple[str,
 
 
 def _silently(check: Callable, *args) -> tuple[bool, str]:
-    """Run ``check(*args)`` without printing: (whether it printed no ✗ and at least one ✓, and what
-    it printed). Any exception (SelfCheckFailed in strict mode) is a failure."""
+    """(``check(*args)`` printed ✓ lines only and raised nothing, what it printed), silently."""
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed), warnings.catch_warnings():
@@ -307,15 +276,13 @@ def _silently(check: Callable, *args) -> tuple[bool, str]:
 
 
 def passes(check: Callable, *args) -> bool:
-    """True when ``check(*args)``, run silently, passes: a check built on others runs only when
-    theirs pass ("fix `model` first")."""
+    """True when ``check(*args)``, run silently, passes ("fix `model` first" otherwise)."""
     return _silently(check, *args)[0]
 
 
 def with_references(fn: Callable, **references: Callable) -> Callable:
-    """``fn`` with each name of ``references`` it looks up as a global bound to the reference instead
-    (a copy: the student's namespace is left alone), so that its check tests ``fn`` alone, not the
-    student's other functions. Not a plain function (a lambda is one): ``fn`` itself."""
+    """A copy of ``fn`` (a plain function; else ``fn``) whose globals named in ``references`` are
+    those references: its check tests ``fn`` alone."""
     names = set(getattr(getattr(fn, "__code__", None), "co_names", ())) & set(references)
     if not isinstance(fn, types.FunctionType) or not names:
         return fn
@@ -328,8 +295,7 @@ def with_references(fn: Callable, **references: Callable) -> Callable:
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """torch's global generator seeded with ``seed`` inside, restored afterwards: every run of a
-    check prints the same lines, and the caller's random state is left alone."""
+    """torch's global generator seeded inside, restored afterwards."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
@@ -346,13 +312,9 @@ def _cut(text: str, room: int) -> str:
 
 
 def fit_line(name: str, what: str, problem: str, hint: str = "", width: int = LINE) -> str:
-    """The ✗ line ``✗ name: what: problem. Hint: hint`` in at most ``width`` characters.
-
-    The label ``what`` (the check's own words) is cut first, down to MIN_PROBLEM characters, then
-    the problem (what the student's code gave: an error message, numbers), down to MIN_PROBLEM
-    too; the name and the hint are never cut. When even that does not fit, the check's own text is too long: in strict
-    mode ($LVM_STRICT_CHECKS, the test suite) that raises :class:`LineTooLong`; a student gets the
-    line cut at ``width``."""
+    """``✗ name: what: problem. Hint: hint`` in at most ``width`` characters: the label cut first,
+    then the problem, each down to MIN_PROBLEM characters, never the name or the hint. If even that
+    is too long, strict mode raises :class:`LineTooLong`; a student gets the line cut."""
     tail = f". Hint: {hint}" if hint else ""
 
     def line(w: str, p: str) -> str:
@@ -387,11 +349,8 @@ def number(value: Any) -> str:
 
 
 def make_ready(parts: dict[str, tuple[str, Callable[[Callable], None]]]) -> Callable[..., bool]:
-    """The ``ready(*functions)`` guard of a unit: ``parts`` maps each exercise function's name to
-    (where it is written, e.g. "Part 1", and its check). ``ready(f, g)`` runs the checks of f and g
-    silently and returns True when all pass; otherwise it prints one line naming the functions to
-    finish first and returns False, so that a cell that uses them reads ``if unit01.ready(pca):``
-    and skips itself instead of failing with a traceback or drawing empty axes."""
+    """A unit's ``ready(*functions)`` guard; ``parts``: function name → (where it is written, e.g.
+    "Part 1", its check)."""
 
     _WRITTEN_IN.update({name: where for name, (where, _) in parts.items()})
 
@@ -411,15 +370,13 @@ def make_ready(parts: dict[str, tuple[str, Callable[[Callable], None]]]) -> Call
                 written = "not implemented yet" not in printed
                 unfinished.append(f"`{name}` ({where}: fails its check)" if written
                                   else f"`{name}` ({where})")
-                names.append((f"`{name}`", where))
+                names.append(f"`{name}`")
         if unfinished:
-            print(f"\u23ed skipped: first finish {_listed(unfinished, [n for n, _ in names])}")
+            print(f"\u23ed skipped: first finish {_listed(unfinished, names)}")
         return not unfinished
 
-    ready.__doc__ = ("True when each of ``functions`` (the exercise's, by name) passes its self-check, "
-                     "run silently. Otherwise print one line naming those to finish first and return "
-                     "False: a cell that uses them runs ``if ready(...):`` and skips itself instead of "
-                     "failing with a traceback.")
+    ready.__doc__ = ("True when each of ``functions`` passes its self-check, run silently; else "
+                     "one line naming those to finish first, and False (``if ready(...):``).")
     return ready
 
 
@@ -428,8 +385,8 @@ def _and(items: list[str]) -> str:
 
 
 def _listed(described: list[str], names: list[str], width: int = 90) -> str:
-    """The functions to finish, with where each is (``described``) while that fits in ``width``
-    characters, else their names only, else the first few and how many more."""
+    """The functions to finish, with where each is while that fits in ``width`` characters, else
+    their names only, else the first few and how many more."""
     for text in (_and(described), _and(names)):
         if len(text) <= width:
             return text
@@ -440,23 +397,18 @@ def _listed(described: list[str], names: list[str], width: int = 90) -> str:
 
 
 def _outside_packages(filename: str) -> bool:
-    """True for code the student wrote: a notebook cell or their own file, not an installed
-    package and not ``utils``."""
+    """True for code the student wrote: not an installed package and not ``utils``."""
     import utils
     package = str(Path(utils.__file__).resolve().parent)
     return "site-packages" not in filename and not filename.startswith(package)
 
 
 def is_stub(error: BaseException) -> bool:
-    """True when ``error`` is the course's stub: a ``raise NotImplementedError`` line written in a
-    notebook cell or a student's file (the exercise's ``raise NotImplementedError("exercise: ...")``).
-    torch raises NotImplementedError too, for operations a dtype lacks (``bool_tensor - 1``): those
-    are bugs to show, not unwritten code."""
-    if not isinstance(error, NotImplementedError):
+    """True for the course's stub: a ``raise NotImplementedError`` line of the student's code (not
+    torch's, for an operation a dtype lacks: that is a bug to show)."""
+    if not isinstance(error, NotImplementedError) or error.__traceback__ is None:
         return False
     tb = error.__traceback__
-    if tb is None:
-        return False
     while tb.tb_next is not None:
         tb = tb.tb_next
     where = tb.tb_frame.f_code.co_filename
@@ -465,11 +417,11 @@ def is_stub(error: BaseException) -> bool:
 
 
 _RAISE_STUB = re.compile(r"raise\s+NotImplementedError\b")
+_WRITTEN_IN: dict[str, str] = {}    # where each exercise function is written: filled by make_ready
 
 
 def _unwritten_function(tb) -> str:
-    """The student's function that raised: the innermost frame of ``tb`` outside installed
-    packages and outside ``utils`` (a function defined in a notebook cell or the student's file)."""
+    """The student's function that raised: the innermost frame of ``tb`` in the student's code."""
     name = "a function"
     while tb is not None:
         code = tb.tb_frame.f_code
@@ -479,15 +431,9 @@ def _unwritten_function(tb) -> str:
     return name
 
 
-#: Where each exercise function is written ("Part 1"), by name: filled by :func:`make_ready`, read by
-#: the IPython handler when a cell names a function whose cell has not run yet.
-_WRITTEN_IN: dict[str, str] = {}
-
-
 def short_error(evalue: BaseException, tb) -> str | None:
-    """The one line a student sees for ``evalue`` raised in a cell, or None for a full traceback:
-    a call of an unwritten exercise function (the course's stub), or a cell that names an
-    exercise function before that function's cell has run."""
+    """The one line a student sees for ``evalue`` raised in a cell (None: a full traceback): a call
+    of an unwritten exercise function, or a name of one whose cell has not run yet."""
     if isinstance(evalue, NotImplementedError) and is_stub(evalue):
         return (f"\u23ed {_unwritten_function(tb)} is not written yet: replace its "
                 "`raise NotImplementedError` with your code, run that cell, then this one")
@@ -499,13 +445,8 @@ def short_error(evalue: BaseException, tb) -> str | None:
 
 
 def _short_errors(shell, etype, evalue, tb, tb_offset=None):
-    """IPython handler (``set_custom_exc``) for NotImplementedError and NameError: one line for the
-    cases of :func:`short_error`, IPython's usual traceback for everything else.
-
-    IPython (8.x and 9.x alike) discards what a custom handler returns, so the handler shows the
-    line itself, through ``shell._showtraceback``: in a kernel that is an ``error`` message whose
-    traceback is that one line (what JupyterLab and nbclient show), in a terminal it is printed.
-    The cell still fails, so "Run All" stops there unless the cell is tagged ``raises-exception``."""
+    """IPython's handler (``set_custom_exc``): :func:`short_error`'s line, shown by the handler
+    itself (IPython discards what it returns), else the usual traceback."""
     try:
         line = short_error(evalue, tb)
     except Exception:   # never let the handler break: IPython would unregister it
@@ -514,7 +455,6 @@ def _short_errors(shell, etype, evalue, tb, tb_offset=None):
         shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)
     else:
         shell._showtraceback(etype, evalue, [line])
-    return None
 
 
 def _install_short_errors() -> None:
@@ -551,7 +491,7 @@ def _comparable(actual: Any, expected: Any, what: str):
 
 
 def _as_double(value: Any) -> torch.Tensor | None:
-    """``value`` (a tensor, array or number) as a detached float64 CPU tensor; None if it is none."""
+    """``value`` (a tensor, array or number) as a detached float64 CPU tensor, else None."""
     if value is None or isinstance(value, (str, bytes)):
         return None
     try:

@@ -1,6 +1,5 @@
-"""Fixed inputs that the checks of several units share: seeded images and noise, a small VAE, and a
-decoder sure of every pixel. Each draws from a generator of its own, seeded: the same numbers on
-every run, and the caller's random state is left alone."""
+"""Fixed inputs that several units' checks share, each from a seeded generator of its own (the
+same numbers on every run; the caller's random state is left alone)."""
 from __future__ import annotations
 
 import torch
@@ -10,8 +9,8 @@ from . import seeded
 from ..vae import VAE
 
 X_DIM = 784
-SATURATED = 40.0   # |logits| of a decoder sure of every pixel: sigmoid rounds to 1 in float32 there,
-                   # BCE on sigmoid(logits) is no longer the loss, and torch's ContinuousBernoulli clamps λ
+SATURATED = 40.0   # |logits| of a decoder sure of every pixel: sigmoid rounds to 1 in float32,
+                   # BCE on sigmoid(logits) is not the loss, torch's ContinuousBernoulli clamps λ
 
 
 def generator(seed: int) -> torch.Generator:
@@ -19,25 +18,24 @@ def generator(seed: int) -> torch.Generator:
 
 
 def noise(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Standard normal noise of ``shape``, fixed by ``seed``."""
     return torch.randn(shape, generator=generator(seed), dtype=dtype)
 
 
 def binary_images(n: int, seed: int = 0, p: float = 0.3) -> torch.Tensor:
-    """``n`` fixed binary stand-in images (n, 784): each pixel on with probability ``p``."""
+    """(n, 784) binary stand-in images: each pixel on with probability ``p``."""
     return torch.bernoulli(torch.full((n, X_DIM), p), generator=generator(seed))
 
 
 def sparse_images(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` fixed binary 'images' (n, 784): each pixel on with a probability that varies over the
-    image (uniform cubed: mostly off, as in MNIST)."""
+    """(n, 784) binary stand-in images, mostly off as in MNIST (p = uniform cubed)."""
     gen = generator(seed)
     return torch.bernoulli(torch.rand(n, X_DIM, generator=gen) ** 3, generator=gen)
 
 
-def small_vae(z_dim: int, loc_bias, log_scale_bias: float, seed: int = 0, hidden_dim: int = 64) -> VAE:
-    """A small :class:`utils.vae.VAE` with fixed weights, its guide moved away from the prior by the
-    biases of its output layers (a KL of a few nats)."""
+def small_vae(z_dim: int, loc_bias, log_scale_bias: float, seed: int = 0,
+              hidden_dim: int = 64) -> VAE:
+    """A small :class:`utils.vae.VAE` with fixed weights, its guide moved away from the prior by
+    the biases of its output layers (a KL of a few nats)."""
     with seeded(seed):
         vae = VAE(z_dim, hidden_dim)
     with torch.no_grad():
@@ -47,15 +45,14 @@ def small_vae(z_dim: int, loc_bias, log_scale_bias: float, seed: int = 0, hidden
 
 
 def saturate(vae: nn.Module, seed: int | None = None) -> nn.Module | None:
-    """``vae`` (changed in place) with a decoder sure of every pixel: its last linear layer gives
-    logits ±SATURATED, nearly whatever z: a random sign per pixel, fixed by ``seed``, or (None) the
-    first half of the pixels + and the second half −. None when the decoder has no linear layer."""
+    """``vae``, changed in place, with logits ±SATURATED nearly whatever z: a random sign per pixel
+    (``seed``), or (None) + for the first half of the pixels. None without a linear layer."""
     layers = [m for m in vae.decoder.modules() if isinstance(m, nn.Linear)]
     if not layers:
         return None
     n = layers[-1].out_features
-    signs = (torch.where(torch.rand(n, generator=generator(seed)) < 0.5, -1.0, 1.0) if seed is not None
-             else torch.cat([torch.ones(n // 2), -torch.ones(n - n // 2)]))
+    signs = (torch.where(torch.rand(n, generator=generator(seed)) < 0.5, -1.0, 1.0)
+             if seed is not None else torch.cat([torch.ones(n // 2), -torch.ones(n - n // 2)]))
     with torch.no_grad():
         layers[-1].weight.mul_(0.01)
         layers[-1].bias.copy_(SATURATED * signs.to(layers[-1].bias.device))
