@@ -1,6 +1,7 @@
 """In-process timings of the unit-04 training step, all through the course's own code
 (``utils.vae.train_vae``, ``utils.pyro_vae.train_svi``): the step against its compute floor, the
-step across torch thread counts, and Pyro's SVI step against the hand-written one.
+step across torch thread counts, Pyro's SVI step against the hand-written one (and with fused
+Adam), and the step's cost per image across batch sizes.
 
 Every contender is a function ``run(steps)`` that takes ``steps`` training steps; contenders are
 timed in interleaved rounds, the order rotated every round, so drifts in machine load hit them alike.
@@ -49,10 +50,13 @@ def fresh_vae(z_dim: int = 2, seed: int = 0) -> VAE:
     return VAE(z_dim=z_dim)
 
 
-def course_steps(vae: VAE, train_x: torch.Tensor) -> Run:
+def course_steps(vae: VAE, train_x: torch.Tensor, batch_size: int = BATCH_SIZE,
+                 fused: bool = False) -> Run:
     """Training steps exactly as the course takes them: ``train_vae`` for one epoch over the first
-    ``steps`` × 128 images (shuffled slices, ``binarize``, −ELBO, Adam + one-cycle)."""
-    return lambda steps: train_vae(vae, train_x[:steps * BATCH_SIZE], epochs=1)
+    ``steps`` × ``batch_size`` images (shuffled slices, ``binarize``, −ELBO, Adam + one-cycle;
+    ``fused``: torch's fused Adam)."""
+    return lambda steps: train_vae(vae, train_x[:steps * batch_size], epochs=1,
+                                   batch_size=batch_size, fused=fused)
 
 
 def floor_steps(vae: VAE, x: torch.Tensor, max_lr: float = 3e-3) -> Run:
@@ -97,10 +101,14 @@ def thread_scaling(train_x: torch.Tensor, repeats: int, block: int,
         set_threads(before)
 
 
-def pyro_cost(train_x: torch.Tensor, repeats: int, block: int) -> dict[str, list[float]]:
+def pyro_cost(train_x: torch.Tensor, repeats: int, block: int,
+              extra: bool = False) -> dict[str, list[float]]:
     """Seconds per step, the same encoder/decoder weights at the start: ``train_vae``'s step
-    against ``train_svi``'s (ClippedAdam + one-cycle, as lecture 05 trains) with ``Trace_ELBO``,
-    with ``TraceMeanField_ELBO`` and with ``Trace_ELBO`` and Pyro's validation off."""
+    against ``train_svi``'s (ClippedAdam + one-cycle, as lecture 05 trains; Pyro's validation on,
+    as lecture 05 sets it, so ``train_svi`` validates the first step of each call) with
+    ``Trace_ELBO``, with ``TraceMeanField_ELBO`` and with ``Trace_ELBO`` and Pyro's validation off.
+    ``extra``: also ``TraceMeanField_ELBO`` validated at every step (``validate_every_step=True``,
+    as lecture 05's own loop trained before issue 24) and the hand-written step with fused Adam."""
     import pyro
     from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
@@ -109,14 +117,32 @@ def pyro_cost(train_x: torch.Tensor, repeats: int, block: int) -> dict[str, list
     hand = fresh_vae()
     pv = PyroVAE(copy.deepcopy(hand.encoder), copy.deepcopy(hand.decoder), hand.z_dim)
 
-    def svi_steps(elbo: type, validate: bool = True) -> Run:
+    def svi_steps(elbo: type, validate: bool = True, every_step: bool = False) -> Run:
         def run(steps: int) -> None:
             with pyro.validation_enabled(validate):
-                train_svi(pv, train_x[:steps * BATCH_SIZE], epochs=1, elbo=elbo())
+                train_svi(pv, train_x[:steps * BATCH_SIZE], epochs=1, elbo=elbo(),
+                          validate_every_step=every_step)
         return run
 
-    return interleaved({"hand-written": course_steps(hand, train_x),
-                        "Trace_ELBO": svi_steps(Trace_ELBO),
-                        "TraceMeanField_ELBO": svi_steps(TraceMeanField_ELBO),
-                        "Trace_ELBO, validation off": svi_steps(Trace_ELBO, validate=False)},
-                       repeats, block)
+    contenders = {"hand-written": course_steps(hand, train_x),
+                  "Trace_ELBO": svi_steps(Trace_ELBO),
+                  "TraceMeanField_ELBO": svi_steps(TraceMeanField_ELBO),
+                  "Trace_ELBO, validation off": svi_steps(Trace_ELBO, validate=False)}
+    if extra:
+        contenders["TraceMeanField_ELBO, every step validated"] = svi_steps(TraceMeanField_ELBO,
+                                                                             every_step=True)
+        contenders["hand-written, fused Adam"] = course_steps(copy.deepcopy(hand), train_x,
+                                                              fused=True)
+    return interleaved(contenders, repeats, block)
+
+
+def batch_cost(train_x: torch.Tensor, repeats: int, block: int,
+               sizes: tuple[int, ...] = (128, 256, 512)) -> dict[int, list[float]]:
+    """Seconds per 128 images of the course's step (``train_vae``, z_dim 2) at each batch size in
+    ``sizes``: ``block`` × 128 images per round, interleaved. A larger batch spreads each step's
+    fixed cost (Python, the optimizer's pass over the weights) over more images, but takes fewer
+    steps per epoch, which the quality of a run notices (measure that separately)."""
+    def at(size: int) -> Run:
+        run = course_steps(fresh_vae(), train_x, batch_size=size)
+        return lambda units: run(max(1, units * BATCH_SIZE // size))
+    return interleaved({size: at(size) for size in sizes}, repeats, block)

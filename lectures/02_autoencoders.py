@@ -345,7 +345,7 @@ def mean_bce(ae, x_binary):
 # %%
 def adam_one_cycle_step(model, loss_fn, total_steps, max_lr):
     """step(x): one Adam step on loss_fn(model(x), x).mean(), with a one-cycle learning rate."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=max_lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=max_lr, fused=True)  # fused: one pass per tensor
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps)
 
     def step(x):

