@@ -81,7 +81,8 @@ def machine_header(mode: str, data, started: dt.datetime, threads: int) -> str:
             f"({cpu}), {gpu}, load average {load} at the start (the machine may be shared, so "
             f"absolute times are noisy; every comparison is measured side by side in this run). "
             f"torch {torch.__version__.split('+')[0]} on the CPU with **{threads} thread"
-            f"{'s' if threads != 1 else ''}** ({why}), here and in the executed lectures; pyro "
+            f"{'s' if threads != 1 else ''}** ({why}), here (each executed lecture probes its own "
+            f"count at start-up and prints it); pyro "
             f"{pyro.__version__}, Python {platform.python_version()}. Data: {data.source} "
             f"({sizes} images) from `{data_dir()}`.")
 

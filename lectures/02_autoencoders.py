@@ -706,8 +706,8 @@ plt.show()
 # %% [markdown]
 # In the committed run (full mode: the first 10,000 training images as grey levels, $d = 10$,
 # 10 epochs of Adam, seed 0, one thread, one run of each): the decoder trained with squared error and
-# the identity output lies within 2.31° of the top-10 PCA subspace (median angle 0.78°), and its
-# squared error, 27.00 per image, is 0.05% above PCA's 26.98. The decoder trained with BCE and the
+# the identity output lies within 2.39° of the top-10 PCA subspace (median angle 0.75°), and its
+# squared error, 26.99 per image, is 0.05% above PCA's 26.98. The decoder trained with BCE and the
 # sigmoid output is far from it: its largest angle is 87.26°, a direction almost orthogonal to the
 # whole PCA subspace, and its median angle 40.87°. That is not a worse fit in squared error (24.07 per
 # image, below PCA's): with the sigmoid the reconstruction is no longer a linear rank-10 map, so
@@ -800,7 +800,7 @@ print(f"rank correlation of spread and over-representation: {rho:.2f}")
 
 # %% [markdown]
 # A broad Gaussian mostly hits the large outer regions, so its samples over-represent those digits
-# (the bar chart, and a rank correlation of 0.77 between spread and over-representation in the
+# (the bar chart, and a rank correlation of 0.82 between spread and over-representation in the
 # committed run), drawn with exaggerated strokes; codes in the gaps
 # decode to blends. In 10-D the random codes lie far from the codes of real images (the printed
 # distances), and many decode to blobs and broken strokes that are no digit at all.

@@ -1155,14 +1155,14 @@ with SelfCheck("VAE training") as sc:
 # %% [markdown]
 # In the committed run (full MNIST: the first 12,800 training images, 15 epochs of 100 steps per
 # estimator, seed 0, one thread; validation on 2,000 images) the pathwise VAE ends at 152.38 nats per
-# image, REINFORCE at 185.06 and REINFORCE with the moving-average baseline at 190.45; both REINFORCE
+# image, REINFORCE at 190.00 and REINFORCE with the moving-average baseline at 194.72; both REINFORCE
 # curves are more jagged than the pathwise one (the figure). That is one seed per estimator: here the
-# baseline run ended 5.4 nats *behind* plain REINFORCE, although the baseline lowered the gradient's
+# baseline run ended 4.7 nats *behind* plain REINFORCE, although the baseline lowered the gradient's
 # variance in §10, and whether either REINFORCE variant is systematically ahead would take several seeds
 # to tell. All three estimators are unbiased; the difference is the variance measured in §10, where a
 # single draw's REINFORCE gradient was mostly noise.
 #
-# **Takeaway.** With the same steps, data and noise, the pathwise VAE ended this run 32.7 and 38.1 nats
+# **Takeaway.** With the same steps, data and noise, the pathwise VAE ended this run 37.6 and 42.3 nats
 # per image better than the two REINFORCE variants.
 
 # %% [markdown]

@@ -272,8 +272,8 @@ table(["objective D + βR, β", "its own model", "best other model", "its D + β
 
 # %% [markdown]
 # Three of the five models (β = 0.1, 1 and 10) score best on their own objective. The β = 0.3 and β = 3
-# models do not: on $D + 0.3R$ the β = 0.1 model scores 105.62 against their 106.20, and on $D + 3R$ the
-# β = 1 model scores 152.96 against 157.80. After two epochs these models are not at their optimum, so
+# models do not: on $D + 0.3R$ the β = 0.1 model scores 105.83 against their 106.79, and on $D + 3R$ the
+# β = 1 model scores 152.97 against 157.74. After two epochs these models are not at their optimum, so
 # their points need not lie on the frontier: the slope argument says where training is heading, not
 # where a short run stands.
 #
@@ -339,9 +339,9 @@ print(f"β = 1, {len(x_test):,} test images: rate R = {rd[1.0][1]:.1f} nats per 
 # 4.4 (from 2,000 codes; their sum, 13.3, matches the closed-form rate of the same images, 13.3).
 #
 # **Takeaway.** Raising β moves a model up and to the left, trading rate for distortion. The best
-# −ELBO belongs to β = 1, the model trained on the −ELBO itself (125.31), with β = 0.3 close behind
-# (125.36); β = 0.1 has less distortion (90.77 against 111.48) but pays 49.50 nats of rate against
-# 13.83, a worse ELBO. The rate is what the code costs; the information it carries is less.
+# −ELBO belongs to β = 1, the model trained on the −ELBO itself (125.33), with β = 0.3 close behind
+# (125.88); β = 0.1 has less distortion (91.13 against 111.51) but pays 49.01 nats of rate against
+# 13.82, a worse ELBO. The rate is what the code costs; the information it carries is less.
 
 # %% [markdown]
 # ## 4 · What the two terms look like
@@ -480,7 +480,7 @@ save_figure(fig, "06_inactive_dimension.png");
 
 
 # %% [markdown]
-# **Takeaway.** Here the inactive dimension costs almost no rate (a KL of at most 0.0294 nats for
+# **Takeaway.** Here the inactive dimension costs almost no rate (a KL of at most 0.0283 nats for
 # every test image: its posterior is the prior), and the decoder has attenuated it about tenfold:
 # moving it over ±3 prior standard deviations changes the decoded pixels 0.094 times as much as moving
 # the active dimension. It is nearly ignored, not switched off exactly.
@@ -548,14 +548,14 @@ for name, activity in (("no warm-up", active_units(z_means[1.0])[1]), ("KL warm-
 
 
 # %% [markdown]
-# **Takeaway.** With warm-up the test −ELBO was 124.80 against 125.31 without, from one seed each. This
+# **Takeaway.** With warm-up the test −ELBO was 124.58 against 125.33 without, from one seed each. This
 # lecture does not measure how much the seed alone moves this two-epoch comparison, so it does not show
 # that warm-up changed the −ELBO. The active units, 20 against 18, differ near the threshold: the model without warm-up
-# leaves out two dimensions with $A_d$ of 0.005 and 0.009 and counts two with 0.010 and 0.011, all
-# within a factor of two of 0.01; the warm-up model's smallest is 0.015. Warm-up was proposed for decoders that can model the data without the code (Bowman et al.,
+# leaves out two dimensions with $A_d$ of 0.006 and 0.009 and counts two with 0.010 and 0.012, all
+# within a factor of two of 0.01; the warm-up model's smallest is 0.018. Warm-up was proposed for decoders that can model the data without the code (Bowman et al.,
 # 2016, an LSTM over words; Chen et al., 2017, explain why such a decoder leaves the code unused). This
 # MLP decoder with independent pixels cannot: with about one nat of rate (β = 10, Section 3) its
-# distortion is 186.23 nats, against 111.48 at β = 1.
+# distortion is 186.22 nats, against 111.51 at β = 1.
 
 # %% [markdown]
 # ## 8 · Training with a tighter bound
@@ -697,12 +697,12 @@ table(["comparison", *(f"seed {s}" for s in SEEDS), "gain, mean ± sd"],
       title=f"Gain in −log p(x) of K = {K_TRAIN} (nats per image, {N_EVAL} test images)")
 
 # %% [markdown]
-# At equal epochs $K = 5$ wins for every seed, by 15.17 ± 1.15 nats over $K = 1$; but part of that is
-# $K = 1$'s handicap: the VAE with the closed-form KL (141.43 ± 2.54) already beats $K = 1$
-# (146.48 ± 1.91), and $K = 5$ beats the VAE by 10.12 ± 2.31. At equal compute the order reverses, for
-# every seed: $K = 5$ trained for the time of one $K = 1$ epoch (one epoch of 25,320 images, from the
-# measured cost ratio of 2.17) is worse than the VAE by 21.30 ± 1.12 nats and worse than $K = 1$ by
-# 16.25 ± 2.64. The measured ratio is below the 2.98 of the multiply–adds: a step also pays for work
+# At equal epochs $K = 5$ wins for every seed, by 15.41 ± 1.20 nats over $K = 1$; but part of that is
+# $K = 1$'s handicap: the VAE with the closed-form KL (140.80 ± 1.90) already beats $K = 1$
+# (146.43 ± 1.85), and $K = 5$ beats the VAE by 9.78 ± 1.80. At equal compute the order reverses, for
+# every seed: $K = 5$ trained for the time of one $K = 1$ epoch (one epoch of 25,644 images, from the
+# measured cost ratio of 2.14) is worse than the VAE by 20.06 ± 2.66 nats and worse than $K = 1$ by
+# 14.43 ± 2.71. The measured ratio is below the 2.98 of the multiply–adds: a step also pays for work
 # that does not grow with $K$.
 #
 # For scale, Burda et al. (2016, Table 1; one stochastic layer of 50 units) report $-\log p(x)$ of
@@ -723,8 +723,8 @@ print(f"their budget: {BURDA['epochs'] / ours['epochs']:,.0f} times our epochs, 
 
 # %% [markdown]
 # **Takeaway.** After one epoch, three seeds each, training on $\mathcal{L}_5$ gave a better test
-# log-likelihood than the course's VAE (by 10.12 ± 2.31 nats) and than $K = 1$ with its one-sample KL
-# (by 15.17 ± 1.15); for the same compute it gave a worse one (by 21.30 ± 1.12 against the VAE). What
+# log-likelihood than the course's VAE (by 9.78 ± 1.80 nats) and than $K = 1$ with its one-sample KL
+# (by 15.41 ± 1.20); for the same compute it gave a worse one (by 20.06 ± 2.66 against the VAE). What
 # this run supports: at this budget, per epoch the tighter bound trains a better model; per unit of
 # compute it does not. Burda et al.'s gain after full training is 1.22 nats, with a budget 3,280 times
 # our epochs and 22,731 times our steps. And a larger $K$ is not better without limit: Rainforth et al.
