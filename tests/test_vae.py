@@ -472,5 +472,6 @@ def test_utils_vae_imports_neither_matplotlib_nor_the_plots_module():
     import sys
     code = ("import sys, utils.vae, utils.progress; "
             "print(sorted(m for m in ('matplotlib', 'utils.plots') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8", check=True)
     assert out.stdout.strip() == "[]"
