@@ -1,12 +1,12 @@
 """Every notebook the test suite executes goes through here, and is counted.
 
 The test plan (CONTRIBUTING.md) runs each notebook once per guarantee: a lecture twice in one
-kernel (tests/test_rerun.py) and once as a script (tests/test_scripts.py), an exercise once
-(tests/test_exercises_unsolved.py), a solution once (nbval over solutions/). Each top-to-bottom
+kernel (tests/test_rerun.py), an exercise once (tests/test_exercises_unsolved.py), a solution once
+(nbval over solutions/), and one lecture once more as a script (tests/test_scripts.py). Each top-to-bottom
 pass is one execution, written here as one line (the notebook, the kind of run) into the test
 run's folder (``$LVM_TEST_RUN_DIR``, made by the root conftest.py and shared by the pytest-xdist
 workers); at the end conftest.py prints the sum, `notebook executions: N (...)`, and fails the
-run if a notebook ran twice for one guarantee.
+run if a notebook ran twice for one guarantee or the run exceeds MAX_EXECUTIONS.
 
 Also here: the environment a notebook's kernel gets (:func:`kernel_env`: the suite's settings
 from conftest.py, with or without strict self-checks, passed to the kernel rather than set in
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR_ENV = "LVM_TEST_RUN_DIR"   # the test run's shared folder (root conftest.py makes it)
 CELL_TIMEOUT = 900                 # seconds a cell may take, as nbval's --nbval-cell-timeout
 COURSE = ("lectures", "exercises", "solutions")
+MAX_EXECUTIONS = 30                # the test plan's ceiling for one whole run (CONTRIBUTING.md)
 
 # The kinds of run, and what each counts as in the summary.
 RERUN_FIRST, RERUN_SECOND = "re-run test, pass 1", "re-run test, pass 2"
@@ -81,8 +82,9 @@ def recorded(folder: Path | str) -> list[tuple[str, str]]:
 
 
 def summary(records: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """The lines conftest.py prints at the end of the run, and the notebooks that ran more than
-    once for one guarantee (the same notebook and kind of run twice)."""
+    """The lines conftest.py prints at the end of the run, and what breaks the test plan: a
+    notebook that ran more than once for one guarantee (the same notebook and kind of run twice),
+    or more course notebook executions than the plan's ceiling, MAX_EXECUTIONS."""
     course = [(path, kind) for path, kind in records
               if path.split("/")[0] in COURSE and kind != PARTIAL]
     folders = Counter(path.split("/")[0] for path, _ in course)
@@ -97,6 +99,8 @@ def summary(records: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
         lines.append("  besides: " + ", ".join(f"{n} × {what}" for what, n in sorted(others.items())))
     twice = sorted(f"{path} ({kind}): {n} runs" for (path, kind), n in Counter(records).items()
                    if n > 1 and kind != SYNTHETIC)
+    if len(course) > MAX_EXECUTIONS:
+        twice.append(f"{len(course)} notebook executions, more than the test plan's {MAX_EXECUTIONS}")
     return lines, twice
 
 
