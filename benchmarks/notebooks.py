@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,8 +174,10 @@ def save_outputs(path: Path, root: Path, log=print) -> None:
 
 
 def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
-                 log=print, save: bool = False, class_mode: bool = False) -> list[NotebookRun]:
-    """Every lectures/*.ipynb executed in a temporary copy of the repository, in order, writing
+                 log=print, save: bool = False, class_mode: bool = False,
+                 only: Sequence[str] | None = None) -> list[NotebookRun]:
+    """Every lectures/*.ipynb (or those whose name starts with one of ``only``: "07") executed in
+    a temporary copy of the repository, in order, writing
     their results to ``results_dir``. A lecture whose kernel was lost (killed from outside, timed
     out) is executed once more; an error in a cell is reported as it is. With ``save`` (full mode),
     the lectures also write their trained models to the copy's checkpoints/, and each lecture that
@@ -190,6 +193,8 @@ def run_lectures(smoke: bool, data_dir: Path, results_dir: Path | None = None,
         env = kernel_env(root, smoke, data_dir, results_dir, class_mode=class_mode,
                          save_checkpoints=save)
         for path in sorted((root / "lectures").glob("*.ipynb")):
+            if only and not path.name.startswith(tuple(only)):
+                continue
             log(f"  executing {path.name} ({mode} mode) ...")
             run = execute_notebook(path, env, save_to=path if save else None)
             log(f"    {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB"

@@ -197,13 +197,50 @@ def tradeoffs(r: dict) -> str:
               f"{', '.join(str(s) for s in iwae['seeds'])}).")
 
 
-def quality_section(results: dict[str, dict | None]) -> str:
-    """The quality paragraphs from the lectures' records (keys: lecture names)."""
+def _mean_sd(value) -> str:
+    """A recorded figure: a number, or {"mean": m, "sd": s, "seeds": [...]} as "m ± s"."""
+    if isinstance(value, dict):
+        return f"{value['mean']:.2f} ± {value['sd']:.2f}"
+    return f"{value:.2f}"
+
+
+def discrete_latents(r: dict) -> str:
+    """Lecture 07: EM against scikit-learn, SVI with enumeration, the encoder-gradient estimators
+    (bias, variance, time per step, −ELBO after equal wall time) and the clusters against labels."""
+    gap = abs(r["em_log_likelihood"] - r["sklearn_score"])
+    rows = [[e["estimator"], str(e["setting"]), f"{e['bias']:.3f}", f"{e['variance']:.2e}"]
+            for e in r["estimators"]]
+    times = [[name, f"{1000 * s:.1f}", _mean_sd(r["final_negative_elbo"][name])
+              if name in r["final_negative_elbo"] else "–"] for name, s in r["seconds_per_step"].items()]
+    clusters = ", ".join(f"{name} NMI {r['nmi'][name]:.3f}, purity {r['purity'][name]:.3f}"
+                         for name in r["nmi"])
+    return (f"**Lecture 07** (K = {r['k']}): EM on {r['n_gmm']:,} training images in a "
+            f"{r['pca_dim']}-D PCA space, {r['em_iterations']} iterations: mean log-likelihood "
+            f"{r['em_log_likelihood']:.6f} nats per image, scikit-learn's `GaussianMixture` from the "
+            f"same start {r['sklearn_score']:.6f} (difference {gap:.1e}); Pyro's SVI with the "
+            f"component enumerated, {r['svi_steps']} steps: {r['svi_log_likelihood']:.4f}. "
+            f"Clusters against the digit labels: {clusters}.\n\n"
+            + markdown_table(["encoder-gradient estimator (lecture 07)", "setting",
+                              "relative bias", "variance per parameter"], rows, "llrr")
+            + f"\n\nBias and variance from {r['repeats']} draws per estimator on one minibatch, "
+              f"against the exact gradient (enumeration).\n\n"
+            + markdown_table(["estimator", f"ms per step ({r['device']}, {r['threads']} thread(s))",
+                              f"validation −ELBO after {r['train_seconds']:g} s"], times, "lrr"))
+
+
+QUALITY = (("04_vae_pytorch", "**Lecture 04**", quality_table),
+           ("05_vae_pyro", "**Lecture 05**", pyro_quality),
+           ("03_gradient_estimators", "**Lecture 03**", variance_ratios),
+           ("06_elbo_tradeoffs", "**Lecture 06**", tradeoffs),
+           ("07_discrete_latents", "**Lecture 07**", discrete_latents))
+
+
+def quality_section(results: dict[str, dict | None], only: Sequence[str] | None = None) -> str:
+    """The quality paragraphs from the lectures' records (keys: lecture names); with ``only``
+    (lecture numbers, "07"), those lectures' paragraphs alone."""
     parts = [
         "**Quality**, nats per image (lower is better), as the lectures themselves measured it in "
-        "this run (each writes its numbers with `utils.runtime.record`).",
-        from_lecture("**Lecture 04**", results.get("04_vae_pytorch"), quality_table),
-        from_lecture("**Lecture 05**", results.get("05_vae_pyro"), pyro_quality),
-        from_lecture("**Lecture 03**", results.get("03_gradient_estimators"), variance_ratios),
-        from_lecture("**Lecture 06**", results.get("06_elbo_tradeoffs"), tradeoffs)]
+        "this run (each writes its numbers with `utils.runtime.record`)."]
+    parts += [from_lecture(label, results.get(name), describe) for name, label, describe in QUALITY
+              if not only or name.startswith(tuple(only))]
     return "\n\n".join(parts)

@@ -4,6 +4,9 @@
     python -m benchmarks.run --quick      # under 3 minutes: smoke-mode lectures, fewer rounds
     python -m benchmarks.run --class-mode # only the lectures in class mode (LVM_CLASS_MODE=1),
                                           # each against the 2-minute target
+    python -m benchmarks.run --lectures 07 --skip threads,floor,pyro,tests
+                                          # only lecture 07 (full and class mode), into
+                                          # benchmarks/results-07.md
 
 Torch runs with the course's default number of threads (``utils.runtime.set_threads()``: the
 fastest count in a short probe at start-up, unless LVM_NUM_THREADS says otherwise), here and in the lectures it executes.
@@ -39,7 +42,8 @@ DEFAULT_OUT = {"full": Path(__file__).resolve().parent / "results.md",
 SECTIONS = ("threads", "floor", "pyro", "lectures", "class", "tests")                # as measured
 REPORT_ORDER = ("lectures", "class", "threads", "floor", "pyro", "quality", "tests")  # as reported
 CLASS_MODE_TARGET = 120  # seconds: in class mode every lecture runs top to bottom within 2 minutes
-RECORDING_LECTURES = ("04_vae_pytorch", "05_vae_pyro", "03_gradient_estimators", "06_elbo_tradeoffs")
+RECORDING_LECTURES = ("04_vae_pytorch", "05_vae_pyro", "03_gradient_estimators", "06_elbo_tradeoffs",
+                      "07_discrete_latents")
 PYRO_TARGET = 1.3        # an SVI step at most 1.3x the hand-written step
 SETTINGS = {
     # interleaved rounds x steps per round for each timing; tests: pytest arguments (None = not run)
@@ -259,14 +263,24 @@ def main(argv: list[str] | None = None) -> int:
                              "and the models it trained back into lectures/, images/ and "
                              "checkpoints/ (the committed outputs and the checkpoints then come "
                              "from the timed run)")
+    parser.add_argument("--lectures", default="",
+                        help="comma-separated lecture numbers to run (e.g. 07); default: every "
+                             "lecture. The report then goes to benchmarks/results-<numbers>.md "
+                             "unless --out says otherwise")
     args = parser.parse_args(argv)
+    only = [s.strip() for s in args.lectures.split(",") if s.strip()]
+    numbers = {p.name[:2] for p in (Path(__file__).resolve().parent.parent / "lectures").glob("[0-9]*.ipynb")}
+    if set(only) - numbers:
+        parser.error(f"--lectures {args.lectures}: no lecture numbered {', '.join(sorted(set(only) - numbers))}; "
+                     f"the lectures are {', '.join(sorted(numbers))}")
     if args.quick and args.class_mode:
         parser.error("--quick and --class-mode are two different runs: choose one")
     mode = "quick" if args.quick else "class" if args.class_mode else "full"
     if args.save_outputs and mode != "full":
         parser.error("--save-outputs needs a full run: smoke-mode and class-mode outputs are never "
                      "committed")
-    out = args.out or DEFAULT_OUT[mode]
+    out = args.out or (DEFAULT_OUT[mode].with_name(f"results-{'-'.join(only)}.md") if only
+                       else DEFAULT_OUT[mode])
     cfg = SETTINGS[mode]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if skip - set(SECTIONS):
@@ -312,15 +326,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lvm-results-") as results_dir:
             runs = notebooks.run_lectures(smoke=(mode == "quick"), data_dir=data_dir(),
                                           results_dir=Path(results_dir), log=log,
-                                          save=args.save_outputs)
+                                          save=args.save_outputs, only=only)
             results = {n: read_lecture_results(Path(results_dir), n) for n in RECORDING_LECTURES}
         sections["lectures"] = section_lectures(runs, mode)
-        sections["quality"] = quality_section(results)
+        sections["quality"] = quality_section(results, only)
         write()
 
     if "class" not in skip:
         log("lectures in class mode ...")
-        runs = notebooks.run_lectures(smoke=False, data_dir=data_dir(), log=log, class_mode=True)
+        runs = notebooks.run_lectures(smoke=False, data_dir=data_dir(), log=log, class_mode=True,
+                                      only=only)
         sections["class"], new_targets = section_class(runs)
         targets.extend(new_targets)
         write()

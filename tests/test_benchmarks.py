@@ -34,6 +34,15 @@ LECTURE06 = {"epochs": 2, "z_dim": 20,
                         "active_units_no_warmup": 11},
              "iwae": {"k_train": 5, "k_eval": 1000, "n_eval": 500, "seeds": [0, 1, 2],
                       "gain_per_seed": [0.5, 0.75, 1.0]}}
+LECTURE07 = {"k": 10, "n_gmm": 10000, "pca_dim": 10, "em_iterations": 50, "em_log_likelihood": -15.266198,
+             "sklearn_score": -15.266198, "svi_log_likelihood": -15.2726, "svi_steps": 200, "train_seconds": 4.0,
+             "repeats": 100, "device": "cpu", "threads": 1,
+             "seconds_per_step": {"exact (enumeration)": 0.0052, "REINFORCE": 0.0085},
+             "final_negative_elbo": {"exact (enumeration)": {"mean": 150.25, "sd": 0.5, "seeds": [0, 1, 2]},
+                                     "REINFORCE": 160.0},
+             "estimators": [{"estimator": "RLOO", "setting": "S = 4", "bias": 0.0123, "variance": 4.4e-9,
+                             "noise_ratio_logits": 1.01}],
+             "nmi": {"mixture": 0.568}, "purity": {"mixture": 0.621}}
 LECTURE05 = {"epochs": 10, "test_negative_elbo_pyro": 139.91, "test_negative_elbo_hand": 140.02,
              "standard_error_pyro": 0.41, "standard_error_hand": 0.40}
 
@@ -116,7 +125,7 @@ def test_a_lecture_that_recorded_nothing_reads_as_none(tmp_path):
 
 def test_quality_says_not_recorded_for_each_missing_lecture():
     text = quality_section({"04_vae_pytorch": None})
-    assert text.count(NOT_RECORDED) == 4
+    assert text.count(NOT_RECORDED) == 5
 
 
 def test_quality_table_shows_lecture04_numbers_and_settings():
@@ -240,6 +249,24 @@ def test_skipped_sections_leave_a_report_with_the_header(monkeypatch, tmp_path, 
 def test_report_puts_lectures_first_whatever_the_measuring_order():
     text = run.render("header", {"pyro": "PYRO", "lectures": "LECTURES"}, [], took=None)
     assert text.index("LECTURES") < text.index("PYRO") and "Partial results" in text
+
+
+def test_quality_shows_lecture07_em_against_sklearn_estimators_and_clusters():
+    text = quality_section({"07_discrete_latents": LECTURE07})
+    assert "-15.266198 nats per image, scikit-learn's `GaussianMixture` from the same start -15.266198" in text
+    assert "| RLOO | S = 4 | 0.012 | 4.40e-09 |" in text and "mixture NMI 0.568, purity 0.621" in text
+    assert "| exact (enumeration) | 5.2 | 150.25 ± 0.50 |" in text and "| REINFORCE | 8.5 | 160.00 |" in text
+
+
+def test_quality_for_some_lectures_shows_only_theirs():
+    text = quality_section({"07_discrete_latents": LECTURE07}, only=["07"])
+    assert "**Lecture 07**" in text and "Lecture 04" not in text and NOT_RECORDED not in text
+
+
+def test_benchmark_refuses_a_lecture_number_that_does_not_exist(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--lectures", "99"])
+    assert "no lecture numbered 99" in capsys.readouterr().err
 
 
 def test_one_epoch_is_singular_in_the_quality_text():

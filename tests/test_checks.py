@@ -427,7 +427,7 @@ def test_every_hint_of_every_unit_fits_a_120_character_line(path):
 
 
 # --- tests/_solutions.py: the unit tests' reference is the solution's code, read through the markers ----
-@pytest.mark.parametrize("unit", range(1, 7))
+@pytest.mark.parametrize("unit", range(1, 8))
 def test_every_definition_the_exercise_stubs_is_loaded_from_its_solution(unit):
     reference = solution(unit)
     assert marked(unit) and all(callable(getattr(reference, name)) for name in marked(unit))

@@ -495,6 +495,8 @@ def _as_double(value: Any) -> torch.Tensor | None:
     if value is None or isinstance(value, (str, bytes)):
         return None
     try:
-        return torch.as_tensor(value).detach().to("cpu", torch.float64)
+        if isinstance(value, torch.Tensor):
+            return value.detach().to("cpu", torch.float64)
+        return torch.as_tensor(value, dtype=torch.float64)    # a Python float keeps its 53 bits
     except (TypeError, ValueError, RuntimeError):
         return None

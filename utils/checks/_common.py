@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import seeded
+from . import ExerciseCheck, seeded
 from ..vae import VAE
 
 X_DIM = 784
@@ -57,3 +57,16 @@ def saturate(vae: nn.Module, seed: int | None = None) -> nn.Module | None:
         layers[-1].weight.mul_(0.01)
         layers[-1].bias.copy_(SATURATED * signs.to(layers[-1].bias.device))
     return vae
+
+
+class SelfCheck(ExerciseCheck):
+    """The exercises' SelfCheck (units 06 and 07), with their words for an unwritten function."""
+
+    stub_hint = "replace the `raise NotImplementedError` with your code"
+
+
+def shaped(sc: SelfCheck, what: str, name: str, value: torch.Tensor, shape: tuple[int, ...],
+           hints: dict[tuple, str], default: str) -> None:
+    """Stop with one ✗ line (its hint by the wrong shape) unless ``value`` has ``shape``."""
+    got = tuple(value.shape)
+    sc.require(what, got == shape, f"{name} shape {got}, not {shape}", hints.get(got, default))

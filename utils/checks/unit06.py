@@ -15,8 +15,9 @@ import torch
 from torch.distributions import Normal
 from torch.nn import functional as F
 
-from . import ExerciseCheck, kind, make_ready, near, not_a_tensor, seeded
-from ._common import X_DIM, generator, noise, saturate, small_vae, sparse_images
+from . import kind, make_ready, near, not_a_tensor, seeded
+from ._common import (X_DIM, SelfCheck, generator, noise, saturate, shaped, small_vae,
+                      sparse_images)
 from .. import tradeoffs
 from ..vae import VAE
 
@@ -26,12 +27,6 @@ LAM = 0.5                        # free bits per latent dimension, in nats
 MISTAKE_TOL = (1e-4, 1e-4)       # a result reproduces a typical mistake within 1e-4·(|it| + 1)
 NO_GRAD_HINT = "stay in torch: no .detach(), .item() or no_grad()"
 SIGMOID_HINT = "use BCE with logits: BCE on sigmoid(logits) saturates"
-
-
-class SelfCheck(ExerciseCheck):
-    """The exercises' SelfCheck, with exercise 06's words for an unwritten function."""
-
-    stub_hint = "replace the `raise NotImplementedError` with your code"
 
 
 def free_bits_rate(z_loc: torch.Tensor, z_scale: torch.Tensor, lam: float) -> torch.Tensor:
@@ -81,21 +76,14 @@ class _CodesVAE(torch.nn.Module):
 
 
 # ---- what the student's functions return -------------------------------------------------------
-def _shaped(sc: SelfCheck, what: str, name: str, value: torch.Tensor, shape: tuple[int, ...],
-            hints: dict[tuple, str], default: str) -> None:
-    """Stop with one ✗ line (its hint by the wrong shape) unless ``value`` has ``shape``."""
-    got = tuple(value.shape)
-    sc.require(what, got == shape, f"{name} shape {got}, not {shape}", hints.get(got, default))
-
-
 def _rate_distortion(sc: SelfCheck, out: Any, what: str) -> tuple:
     """(D (N,), R (N, z_dim)) from the student's result; else one ✗ line."""
     d, r = sc.unpack(what, out, ("D", "R"), "distortion, rate")
-    _shaped(sc, what, "D has", d, (N,), {(N, X_DIM): "sum over the 784 pixels (dim -1)",
+    shaped(sc, what, "D has", d, (N,), {(N, X_DIM): "sum over the 784 pixels (dim -1)",
                                          (N, Z_DIM): "one D per image: did you swap D and R?",
                                          (): "do not sum or average over the batch"},
             "see the docstring's shapes")
-    _shaped(sc, what, "R has", r, (N, Z_DIM), {
+    shaped(sc, what, "R has", r, (N, Z_DIM), {
         (N,): "R per latent dimension: do not sum over dim -1",
         (Z_DIM,): "R per image and dimension: do not average over images",
         (): "R per image and dimension: do not sum or average"}, "see the docstring's shapes")
@@ -121,7 +109,7 @@ def _units(sc: SelfCheck, out: Any, what: str, z_dim: int, n: int) -> tuple[int,
     sc.require(what, not swapped, "got (variance, count)", "swap them: `return count, variance`")
     count, variance = sc.unpack(what, out, ("count", "variance"), numbers=("count",),
                                 hint="stay in torch: use z_loc.var(0)")
-    _shaped(sc, what, "variance has", variance, (z_dim,), {
+    shaped(sc, what, "variance has", variance, (z_dim,), {
         (n,): "variance over the images: z_loc.var(0)",
         (n, z_dim): "reduce over the images: z_loc.var(0)",
         (): "reduce over the images (dim 0) only"}, "one variance per latent dimension")
@@ -133,12 +121,12 @@ def _units(sc: SelfCheck, out: Any, what: str, z_dim: int, n: int) -> tuple[int,
 def _iwae(sc: SelfCheck, out: Any, what: str, k: int = K) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss (N,), weights (k, N)) from the student's result; else one ✗ line."""
     loss, weights = sc.unpack(what, out, ("the loss", "weights"), "loss, weights")
-    _shaped(sc, what, "loss has", loss, (N,), {
+    shaped(sc, what, "loss has", loss, (N,), {
         (): "do not sum or average over the batch", (K,): "logsumexp over the K samples (dim 0)",
         (K, N): "reduce over K: torch.logsumexp(log_w, 0)",
         (N, Z_DIM): "sum log p(z), log q(z|x) over dim -1",
         (K, N, Z_DIM): "sum log p(z), log q(z|x) over dim -1"}, "one loss per image")
-    _shaped(sc, what, "weights have", weights, (k, N), {},
+    shaped(sc, what, "weights have", weights, (k, N), {},
             "one weight per sample and image: (K, N)")
     return loss, weights
 
