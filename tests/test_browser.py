@@ -38,6 +38,8 @@ PROJECTOR = {"width": 1440, "height": 900}   # the window the issue measured RIS
 RISE_MIN_BODY_PX = 24                        # body text of a live slide, rendered
 NEWS_QUESTION = "official Jupyter news"
 RISE_SHORTCUT = "Alt+r"  # jupyterlab-rise's "Render as Reveal Slideshow" (also a toolbar button)
+RISE_FULL_SCREEN = ".jp-Toolbar-item[data-jp-item-name='fullscreen']"  # the slideshow's button
+RISE_NEXT = "Space"   # reveal's "next": each sub-slide and fragment in turn (Up/Down: off)
 DECK = "slides/01_lvm_pca.slides.html"
 RUN_CODE_CELLS = 2      # run the lecture's first code cells (that save no file) up to the 2nd with output
 
@@ -296,6 +298,63 @@ RENDERED_PX = """(el) => {
   return parseFloat(getComputedStyle(el).fontSize) * scale; }"""
 
 
+# The slide shown (RISE: a sub-slide `section` in a slide `section`), where it is and how far its
+# content runs past what the window shows: below or above the `.reveal` element (which RISE's
+# full screen makes the whole screen; reveal's scale is in the rectangles), or, where RISE made
+# the section scroll (a slide taller than 95 % of the window), below the section's own bottom.
+# `ready`: its math typeset and its images loaded, so the layout is final.
+RISE_SLIDE = """() => {
+  const slides = [...document.querySelectorAll(".reveal .slides > section")];
+  const h = slides.findIndex(s => s.classList.contains("present"));
+  const stack = [...slides[h].querySelectorAll(":scope > section")];
+  const v = stack.findIndex(s => s.classList.contains("present"));
+  const slide = stack[v], view = document.querySelector(".reveal").getBoundingClientRect();
+  let top = Infinity, bottom = -Infinity;
+  for (const el of slide.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) {
+      top = Math.min(top, r.top); bottom = Math.max(bottom, r.bottom); }
+  }
+  const shown = sel => [...slide.querySelectorAll(sel)].filter(e => e.checkVisibility());  // skip
+  const math = shown("mjx-container"), images = shown("img");
+  return {h, v, fragments: slides[h].querySelectorAll(".fragment.visible").length,
+          height: Math.round(bottom - top), view: Math.round(view.height),
+          over: Math.round(Math.max(bottom - view.bottom, view.top - top,
+                                    slide.scrollHeight > slide.clientHeight
+                                      ? slide.scrollHeight - slide.clientHeight : -Infinity)),
+          scrolls: getComputedStyle(slide).overflowY === "scroll",
+          ready: math.every(m => m.getBoundingClientRect().width > 0)
+                 && images.every(i => i.complete && i.naturalWidth > 0),
+          text: slide.innerText.trim().slice(0, 40).replace(/\\s+/g, " ")}; }"""
+
+
+def _every_rise_slide(page, slideshow, tallest_shot) -> list[dict]:
+    """Walk the slideshow from its first slide to its last with the presenter's key (RISE_NEXT),
+    measuring each slide and sub-slide (RISE_SLIDE) once, when its layout is final; the tallest
+    is screenshot into `tallest_shot`."""
+    at = ("() => { const s = (%s)(); return s.ready && JSON.stringify([s.h, s.v, s.fragments]); }"
+          % RISE_SLIDE)
+    moved = f"(before) => {{ const now = ({at})(); return now && now !== before; }}"
+    total = slideshow.locator(".reveal .slides > section > section").count()
+    measured, seen = [], set()
+    for _ in range(4 * total):                                   # fragments take presses too
+        before = slideshow.wait_for_function(at, timeout=20_000).json_value()
+        slide = slideshow.evaluate(RISE_SLIDE)
+        if (slide["h"], slide["v"]) not in seen:
+            seen.add((slide["h"], slide["v"]))
+            if all(slide["height"] > other["height"] for other in measured):
+                page.wait_for_timeout(800)                      # the fade from the slide before
+                page.screenshot(path=tallest_shot)
+            measured.append(slide)
+        if len(seen) == total and not slideshow.locator(
+                ".reveal section.present .fragment:not(.visible)").count():
+            break
+        page.keyboard.press(RISE_NEXT)
+        slideshow.wait_for_function(moved, arg=before, timeout=20_000)
+    assert len(seen) == total, f"{RISE_NEXT} reached {len(seen)} of {total} slides"
+    return measured
+
+
 def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
     context, remote = browser
     remote.clear()
@@ -354,6 +413,30 @@ def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
         assert bars == 0, f"{bars} cell-selection bars on the slides"
         assert not _news_question_shown(page), "JupyterLab asks about Jupyter news"
         panel.screenshot(path=ARTIFACTS / "rise_slide.png")
+        # the title slide fits the slideshow's tab (JupyterLab's menu and file browser around it)
+        title_fit = slideshow.evaluate(RISE_SLIDE)
+        print(f"RISE in its tab ({title_fit['view']} px high): title slide "
+              f"{title_fit['height']} px")
+        assert title_fit["over"] <= 0, f"the title slide runs {title_fit['over']} px past its tab"
+        # presenting: the slideshow's full-screen button; it fills the 1,440 x 900 screen, where
+        # every slide and sub-slide, walked with the presenter's key, fits (lectures/rise.css)
+        page.locator(RISE_FULL_SCREEN).locator("jp-button, button").first.click()
+        slideshow.wait_for_function("([w, h]) => document.fullscreenElement !== null "
+                                    "&& innerWidth === w && innerHeight === h",
+                                    arg=[PROJECTOR["width"], PROJECTOR["height"]], timeout=10_000)
+        page.wait_for_timeout(500)                              # reveal fits the new size
+        assert body.evaluate(RENDERED_PX) >= RISE_MIN_BODY_PX
+        page.screenshot(path=ARTIFACTS / "rise_full_screen.png")
+        started = time.monotonic()
+        measured = _every_rise_slide(page, slideshow, ARTIFACTS / "rise_full_screen_tallest.png")
+        over = [s for s in measured if s["over"] > 0]
+        tallest = max(measured, key=lambda s: s["height"])
+        print(f"RISE full screen {PROJECTOR['width']}x{PROJECTOR['height']}: {len(measured)} "
+              f"slides measured in {time.monotonic() - started:.1f} s, tallest "
+              f"{tallest['height']} px ({tallest['h']}.{tallest['v']}: {tallest['text']!r}); "
+              f"closest to an edge: {max(s['over'] for s in measured)} px past it (> 0: cut); "
+              f"{len(over)} cut, {sum(s['scrolls'] for s in measured)} in RISE's scroll box")
+        assert not over, f"slides that run past the {PROJECTOR['height']}-px screen: {over}"
         page.close()
     errors = [m for m in console if m[0] == "error"]
     print(f"RISE console: {len(errors)} errors: "
