@@ -36,12 +36,14 @@ LECTURE06 = {"epochs": 2, "z_dim": 20,
                       "gain_per_seed": [0.5, 0.75, 1.0]}}
 LECTURE07 = {"k": 10, "n_gmm": 10000, "pca_dim": 10, "em_iterations": 50, "em_log_likelihood": -15.266198,
              "sklearn_score": -15.266198, "svi_log_likelihood": -15.2726, "svi_steps": 200, "train_seconds": 4.0,
-             "repeats": 100, "device": "cpu", "threads": 1,
+             "repeats": 100, "seeds": [0, 1, 2], "warm_start_steps": 1200, "warm_start_negative_elbo": 173.31, "device": "cpu", "threads": 1,
              "seconds_per_step": {"exact (enumeration)": 0.0052, "REINFORCE": 0.0085},
              "final_negative_elbo": {"exact (enumeration)": {"mean": 150.25, "sd": 0.5, "seeds": [0, 1, 2]},
                                      "REINFORCE": 160.0},
              "estimators": [{"estimator": "RLOO", "setting": "S = 4", "bias": 0.0123, "variance": 4.4e-9,
-                             "noise_ratio_logits": 1.01}],
+                             "noise": 0.02, "bias_resolved": False, "noise_ratio_logits": 1.01},
+                            {"estimator": "Gumbel-softmax", "setting": "τ = 0.5", "bias": 0.277,
+                             "variance": 7.15e-3, "noise": 0.01, "bias_resolved": True}],
              "nmi": {"mixture": 0.568}, "purity": {"mixture": 0.621}}
 LECTURE05 = {"epochs": 10, "test_negative_elbo_pyro": 139.91, "test_negative_elbo_hand": 140.02,
              "standard_error_pyro": 0.41, "standard_error_hand": 0.40}
@@ -254,8 +256,11 @@ def test_report_puts_lectures_first_whatever_the_measuring_order():
 def test_quality_shows_lecture07_em_against_sklearn_estimators_and_clusters():
     text = quality_section({"07_discrete_latents": LECTURE07})
     assert "-15.266198 nats per image, scikit-learn's `GaussianMixture` from the same start -15.266198" in text
-    assert "| RLOO | S = 4 | 0.012 | 4.40e-09 |" in text and "mixture NMI 0.568, purity 0.621" in text
+    assert "| RLOO | S = 4 | within the noise (±0.020) | 4.40e-09 |" in text
+    assert "| Gumbel-softmax | τ = 0.5 | 0.277 | 7.15e-03 |" in text and "mixture NMI 0.568, purity 0.621" in text
     assert "| exact (enumeration) | 5.2 | 150.25 ± 0.50 |" in text and "| REINFORCE | 8.5 | 160.00 |" in text
+    assert "from the same warm start (1,200 steps of exact enumeration, validation −ELBO 173.31)" in text
+    assert "over seeds 0, 1, 2" in text
 
 
 def test_quality_for_some_lectures_shows_only_theirs():

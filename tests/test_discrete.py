@@ -212,6 +212,8 @@ def test_gradient_moments_and_bias_summary():
         vae, x, lambda logits: discrete.rloo_loss(vae, x, 3, logits=logits), repeats=300, chunk=100)
     summary = discrete.bias_and_variance(*moments["logits"], exact["logits"][0], 300)
     assert 0.6 < summary["noise_ratio"] < 1.6                     # unbiased: the gap is the noise
+    assert summary["noise"] == pytest.approx(
+        math.sqrt(moments["logits"][1].sum().item() / 300) / summary["gradient_norm"])
     biased = discrete.gradient_moments(
         vae, x, lambda logits: discrete.gumbel_softmax_loss(vae, x, 2.0, logits=logits), 300, 100)
     assert discrete.bias_and_variance(*biased["logits"], exact["logits"][0], 300)["noise_ratio"] > 3
@@ -225,6 +227,12 @@ def test_train_and_purity():
                              evaluations=2, batch_size=16, desc=None)
     assert history["step"] == [2, 5] and len(history["validation"]) == 2
     assert all(math.isfinite(v) for v in history["validation"] + history["train"])
+    torch.manual_seed(0)
+    tracked = discrete.train(CategoricalVAE(k=3, hidden_dim=8), discrete.exact_loss, x, None, steps=4,
+                             evaluations=2, batch_size=16, desc=None, track={"k": lambda v: v.k})
+    assert tracked["k"] == [3.0, 3.0] and tracked["step"] == [2, 4]
+    with pytest.raises(ValueError, match="track"):
+        discrete.train(vae, discrete.exact_loss, x, None, steps=1, desc=None, track={"step": len})
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     assert discrete.purity(labels, torch.tensor([1, 1, 0, 0, 0, 2])) == pytest.approx(5 / 6)
     assert discrete.purity(labels, labels) == 1.0

@@ -373,12 +373,15 @@ def bias_and_variance(mean: torch.Tensor, variance: torch.Tensor, exact: torch.T
     """Summaries of an estimator's gradient against the exact one ``exact`` (P,), from the mean and
     per-parameter variance over ``repeats`` draws: 'variance' (mean per parameter, one draw),
     'bias' = ‖E ĝ − g‖/‖g‖ estimated without its noise (‖ḡ − g‖² − Σ var / R, clipped at 0, then
-    the square root), 'noise_ratio' = ‖ḡ − g‖² / (Σ var / R), about 1 for an unbiased estimator."""
+    the square root), 'noise_ratio' = ‖ḡ − g‖² / (Σ var / R), about 1 for an unbiased estimator,
+    'noise' = √(Σ var / R)/‖g‖, the expected distance of the mean of R draws from its expectation
+    relative to ‖g‖ (a bias well below it cannot be told from noise), and 'gradient_norm' = ‖g‖."""
     gap = (mean - exact).pow(2).sum().item()
     noise = variance.sum().item() / repeats
     norm = exact.pow(2).sum().sqrt().item()
     return {"variance": variance.mean().item(), "bias": math.sqrt(max(gap - noise, 0.0)) / norm,
-            "noise_ratio": gap / noise if noise > 0 else math.inf, "gradient_norm": norm}
+            "noise_ratio": gap / noise if noise > 0 else math.inf, "gradient_norm": norm,
+            "noise": math.sqrt(noise) / norm}
 
 
 @torch.no_grad()
@@ -391,18 +394,25 @@ def evaluate(vae: CategoricalVAE, x: torch.Tensor, batch_size: int = 1000) -> fl
 
 def train(vae: CategoricalVAE, loss_fn: Callable, train_x: torch.Tensor, val_x: torch.Tensor | None,
           steps: int, evaluations: int = 10, batch_size: int = 128, lr: float = 1e-3,
-          seed: int = 0, desc: str | None = "steps") -> dict[str, list]:
+          seed: int = 0, desc: str | None = "steps",
+          track: dict[str, Callable[[CategoricalVAE], float]] | None = None) -> dict[str, list]:
     """``steps`` Adam steps (fused, constant ``lr``) on ``loss_fn(vae, x).mean()``, minibatches of
     ``train_x`` shuffled by a generator seeded with ``seed`` (epoch after epoch) and binarized
     afresh. The exact −ELBO on ``val_x`` is measured ``evaluations`` times, evenly spaced.
     Returns {'step': [...], 'train': [...], 'validation': [...]}: at each evaluation, the step
-    count, the mean training loss since the last evaluation and the validation −ELBO (nats)."""
+    count, the mean training loss since the last evaluation and the validation −ELBO (nats).
+    ``track``: optional {name: fn}; each ``fn(vae)`` (a float, e.g. how many codes are in use) is
+    also recorded at every evaluation, under its own name in the returned dict, without gradients."""
     steps, evaluations = check.count(steps, "steps"), check.count(evaluations, "evaluations")
+    track = dict(track or {})
+    if any(name in ("step", "train", "validation") or not callable(fn) for name, fn in track.items()):
+        raise ValueError("track must map new names (not 'step', 'train' or 'validation') to "
+                         "functions of the model, e.g. {'codes': lambda vae: ...}")
     check.unit_interval(check.float_tensor(train_x, "train_x"), "train_x")
     opt = adam(vae.parameters(), lr, fused=True)
     gen = torch.Generator().manual_seed(check.count(seed, "seed", minimum=0))
     marks = {round(steps * (i + 1) / evaluations) for i in range(evaluations)}
-    history: dict[str, list] = {"step": [], "train": [], "validation": []}
+    history: dict[str, list] = {"step": [], "train": [], "validation": [], **{name: [] for name in track}}
     batches, running, seen = iter(()), 0.0, 0
     for step in progress(range(1, steps + 1), desc=desc) if desc else range(1, steps + 1):
         xb = next(batches, None)
@@ -418,6 +428,9 @@ def train(vae: CategoricalVAE, loss_fn: Callable, train_x: torch.Tensor, val_x: 
             history["step"].append(step)
             history["train"].append(running / seen)
             history["validation"].append(evaluate(vae, val_x) if val_x is not None else math.nan)
+            with torch.no_grad():
+                for name, fn in track.items():
+                    history[name].append(float(fn(vae)))
             running, seen = 0.0, 0
     return history
 
