@@ -208,7 +208,9 @@ def discrete_latents(r: dict) -> str:
     """Lecture 07: EM against scikit-learn, SVI with enumeration, the encoder-gradient estimators
     (bias, variance, time per step, −ELBO after equal wall time) and the clusters against labels."""
     gap = abs(r["em_log_likelihood"] - r["sklearn_score"])
-    rows = [[e["estimator"], str(e["setting"]), f"{e['bias']:.3f}" if e.get("bias_resolved", True)
+    relaxed = ("Gumbel-softmax", "straight-through")
+    rows = [[e["estimator"], f"{'τ' if e['estimator'] in relaxed else 'S'} = {e['setting']:g}",
+             f"{e['bias']:.3f}" if e.get("bias_resolved", True)
              else f"within the noise (±{e['noise']:.3f})", f"{e['variance']:.2e}"] for e in r["estimators"]]
     times = [[name, f"{1000 * s:.1f}", _mean_sd(r["final_negative_elbo"][name])
               if name in r["final_negative_elbo"] else "–"] for name, s in r["seconds_per_step"].items()]
