@@ -832,8 +832,10 @@ print(f"rank correlation of spread and over-representation: {rho:.2f}")
 #   objective, it found a subspace far from PCA's (principal angles in Section 5).
 # - It is not a generative model: random codes decode to non-digits because no distribution over codes
 #   was fitted. The VAE (units 03–05) adds the prior and a probabilistic encoder.
+
+# %% [markdown]
+# ## Pointers
 #
-# **Pointers.**
 # - H. Bourlard, Y. Kamp (1988), *Auto-association by multilayer perceptrons and singular value
 #   decomposition*, Biological Cybernetics. P. Baldi, K. Hornik (1989), *Neural networks and principal
 #   component analysis: learning from examples without local minima*, Neural Networks.

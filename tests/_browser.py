@@ -114,9 +114,16 @@ def make_lab(env_drop=("MPLBACKEND",)):
     Yields (base_url, token, started) where `started` lists every process of the server and its
     kernels seen while it ran; on exit the kernels are shut down, the server is stopped and every
     one of those processes is checked (and, if need be, killed).
+
+    The server's output goes to a log file (jupyterlab-PORT.log in the test run's folder, else in
+    the server's temporary home), never to a pipe that nobody reads: a server that logged more
+    than a pipe holds (64 KiB) would block on its next line. A server that does not start is
+    reported with the log's last lines.
     """
     port, token = free_port(), secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="lvm-lab-") as home:
+    with tempfile.TemporaryDirectory(prefix="lvm-lab-") as home, \
+            open(Path(os.environ.get(_executions.RUN_DIR_ENV) or home) / f"jupyterlab-{port}.log",
+                 "w+b") as log:
         settings = Path(home) / "settings"
         for name, values in LAB_SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +136,8 @@ def make_lab(env_drop=("MPLBACKEND",)):
                 f"--RiseApp.workspaces_dir={Path(home) / 'workspaces'}")
         env = {k: v for k, v in os.environ.items() if k not in env_drop}
         proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         started: set[int] = {proc.pid}
         try:
@@ -141,9 +148,10 @@ def make_lab(env_drop=("MPLBACKEND",)):
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        out = proc.stdout.read().decode() if proc.poll() is not None else ""
-                        raise RuntimeError(f"JupyterLab did not start on port {port}:\n"
-                                           f"{out[-2000:]}")
+                        log.flush()
+                        out = Path(log.name).read_bytes()[-2000:].decode(errors="replace")
+                        raise RuntimeError(f"JupyterLab did not start on port {port} (its log: "
+                                           f"{log.name}):\n{out}")
                     time.sleep(0.3)
             yield base, token, started
         finally:
@@ -160,7 +168,6 @@ def make_lab(env_drop=("MPLBACKEND",)):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-            proc.stdout.close()
             deadline = time.monotonic() + 10
             while alive(started) and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -1,5 +1,6 @@
 """The course in a real browser: JupyterLab runs a lecture, RISE presents one as live slides at
-projector size, and the reveal.js decks of `make slides` render, every slide within the canvas.
+projector size (and every slide of every lecture fits RISE's full screen), and the reveal.js
+decks of `make slides` render, every slide within the canvas.
 
 Headless Chromium (Debian's, driven by Playwright) may reach loopback only: a request for any
 other host is aborted and fails the test. One JupyterLab (`make lab`) serves the whole test run
@@ -9,6 +10,7 @@ Screenshots go to test-artifacts/browser/.
 Skipped, with the reason, where Chromium or Playwright is missing.
 """
 import contextlib
+import json
 import re
 import secrets
 import shutil
@@ -271,18 +273,28 @@ def json_indices(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"-?\d+", text)]
 
 
+_COURSE_IMAGE = re.compile(r"\.\./images/([\w.-]+)")   # a figure of images/ that a cell shows
+
+
 @contextlib.contextmanager
 def _presentable_copy(lecture: str):
     """A copy of `lecture` with the slide rule as its `slideshow` metadata (`--apply-metadata
-    --output`, which also writes the NN_topic.css RISE asks for) and the folder's `rise.css`, in
-    a fresh folder of build/ below the server's root. RISE saves the notebook before it shows
-    it: the lecture itself is never opened, so never saved."""
+    --output`), the folder's `rise.css` and the lecture's NN_topic.css, in a fresh folder of
+    build/ below the server's root, laid out as the repository is (lectures/ and images/ side by
+    side), so that the figures a cell shows from ../images/ load at their real size. RISE saves
+    the notebook before it shows it: the lecture itself is never opened, so never saved."""
     folder = ROOT / "build" / f"rise-test-{secrets.token_hex(4)}"
-    folder.mkdir(parents=True)
+    source = ROOT / lecture
+    (folder / "lectures").mkdir(parents=True)
     try:
-        copy = folder / (ROOT / lecture).name
-        slides.apply_metadata(ROOT / lecture, copy)
-        shutil.copy2((ROOT / lecture).parent / "rise.css", folder / "rise.css")
+        copy = folder / "lectures" / source.name
+        for css in (source.parent / "rise.css", source.with_suffix(".css")):
+            if css.exists():
+                shutil.copy2(css, folder / "lectures" / css.name)
+        slides.apply_metadata(source, copy)                 # keeps the NN_topic.css copied
+        for name in set(_COURSE_IMAGE.findall(source.read_text(encoding="utf-8"))):
+            (folder / "images").mkdir(exist_ok=True)
+            shutil.copy2(ROOT / "images" / name, folder / "images" / name)
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -302,7 +314,9 @@ RENDERED_PX = """(el) => {
 # content runs past what the window shows: below or above the `.reveal` element (which RISE's
 # full screen makes the whole screen; reveal's scale is in the rectangles), or, where RISE made
 # the section scroll (a slide taller than 95 % of the window), below the section's own bottom.
-# `ready`: its math typeset and its images loaded, so the layout is final.
+# `ready`: its math typeset and its images loaded, so the layout is final. `figureScale`: the
+# smallest of its figures as shown, against the figure's own size (lectures/rise.css shrinks a
+# figure that its code cell would otherwise push past the screen).
 RISE_SLIDE = """() => {
   const slides = [...document.querySelectorAll(".reveal .slides > section")];
   const h = slides.findIndex(s => s.classList.contains("present"));
@@ -317,7 +331,11 @@ RISE_SLIDE = """() => {
   }
   const shown = sel => [...slide.querySelectorAll(sel)].filter(e => e.checkVisibility());  // skip
   const math = shown("mjx-container"), images = shown("img");
+  const scales = images.filter(i => i.naturalWidth > 0).map(i => {
+    const r = i.getBoundingClientRect();
+    return Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight); });
   return {h, v, fragments: slides[h].querySelectorAll(".fragment.visible").length,
+          figureScale: Math.min(1, ...scales),
           height: Math.round(bottom - top), view: Math.round(view.height),
           over: Math.round(Math.max(bottom - view.bottom, view.top - top,
                                     slide.scrollHeight > slide.clientHeight
@@ -328,29 +346,33 @@ RISE_SLIDE = """() => {
           text: slide.innerText.trim().slice(0, 40).replace(/\\s+/g, " ")}; }"""
 
 
+# reveal's fade between two slides has ended (CodeMirror's blinking cursor, an animation, runs on)
+FADE_OVER = "() => !document.getAnimations().some(a => a instanceof CSSTransition)"
+
+
 def _every_rise_slide(page, slideshow, tallest_shot) -> list[dict]:
     """Walk the slideshow from its first slide to its last with the presenter's key (RISE_NEXT),
     measuring each slide and sub-slide (RISE_SLIDE) once, when its layout is final; the tallest
-    is screenshot into `tallest_shot`."""
-    at = ("() => { const s = (%s)(); return s.ready && JSON.stringify([s.h, s.v, s.fragments]); }"
-          % RISE_SLIDE)
-    moved = f"(before) => {{ const now = ({at})(); return now && now !== before; }}"
+    is screenshot into `tallest_shot`. (One round trip to the browser per key: it waits for the
+    next step's final layout and measures it.)"""
+    step = ("(before) => { const s = (%s)(); return s.ready && JSON.stringify([s.h, s.v, "
+            "s.fragments]) !== before && s; }" % RISE_SLIDE)
     total = slideshow.locator(".reveal .slides > section > section").count()
     measured, seen = [], set()
+    slide = slideshow.wait_for_function(step, arg="", timeout=20_000).json_value()
     for _ in range(4 * total):                                   # fragments take presses too
-        before = slideshow.wait_for_function(at, timeout=20_000).json_value()
-        slide = slideshow.evaluate(RISE_SLIDE)
         if (slide["h"], slide["v"]) not in seen:
             seen.add((slide["h"], slide["v"]))
             if all(slide["height"] > other["height"] for other in measured):
-                page.wait_for_timeout(800)                      # the fade from the slide before
+                slideshow.wait_for_function(FADE_OVER)          # the fade from the slide before
                 page.screenshot(path=tallest_shot)
             measured.append(slide)
         if len(seen) == total and not slideshow.locator(
                 ".reveal section.present .fragment:not(.visible)").count():
             break
         page.keyboard.press(RISE_NEXT)
-        slideshow.wait_for_function(moved, arg=before, timeout=20_000)
+        before = json.dumps([slide["h"], slide["v"], slide["fragments"]], separators=(",", ":"))
+        slide = slideshow.wait_for_function(step, arg=before, timeout=20_000).json_value()
     assert len(seen) == total, f"{RISE_NEXT} reached {len(seen)} of {total} slides"
     return measured
 
@@ -444,4 +466,55 @@ def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
     ours = [m for m in errors if "/files/" in m[1] + m[2]] + [
         f for f in failed if "/files/" in f[1]]
     assert not ours, f"console errors about the course's own files: {ours}"
+    assert not remote, f"RISE asked the network for {remote}"
+
+
+# Every other lecture, presented the same way: each slide and sub-slide fits the full screen.
+RISE_LECTURES = [p.relative_to(ROOT).as_posix() for p in slides.lectures()
+                 if p.relative_to(ROOT).as_posix() != LECTURE]
+FULL_SCREEN = "() => document.querySelector('div.reveal').requestFullscreen()"  # RISE's button
+
+
+@pytest.mark.parametrize("lecture", RISE_LECTURES, ids=lambda p: p.split("/")[-1][:2])
+def test_rise_fits_every_slide_of_every_lecture_on_a_full_screen(browser, lab, lecture):
+    """The slideshow page itself (what RISE's tab shows in its frame, /rise/PATH), made full
+    screen as RISE's full-screen button does (the `.reveal` element asks for it), walked with
+    the presenter's key: no slide or sub-slide runs past the 1,440 x 900 screen or scrolls, the
+    body text stays projector-sized, and every figure loads (its real height is measured)."""
+    context, remote = browser
+    remote.clear()
+    base, token, _ = lab
+    with _presentable_copy(lecture) as copy:
+        page = context.new_page()
+        page.set_viewport_size(PROJECTOR)
+        console, failed = [], []
+        page.on("console", lambda m: console.append((m.type, m.text, m.location.get("url", ""))))
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400
+                else None)
+        started = time.monotonic()
+        page.goto(f"{base}/rise/{copy.relative_to(ROOT).as_posix()}?token={token}")
+        page.wait_for_selector(".reveal .slides > section.present", timeout=90_000)
+        page.evaluate(FULL_SCREEN)
+        page.wait_for_function("([w, h]) => document.fullscreenElement?.classList.contains("
+                               "'reveal') && innerWidth === w && innerHeight === h",
+                               arg=[PROJECTOR["width"], PROJECTOR["height"]], timeout=10_000)
+        body = page.locator(".reveal section.present .jp-RenderedMarkdown p").first
+        body_px = body.evaluate(RENDERED_PX)
+        name = copy.stem
+        measured = _every_rise_slide(page, page.main_frame,
+                                     ARTIFACTS / f"rise_full_screen_tallest_{name}.png")
+        page.close()
+    over = [s for s in measured if s["over"] > 0]
+    tallest = max(measured, key=lambda s: s["height"])
+    smallest = min(measured, key=lambda s: s["figureScale"])
+    print(f"RISE full screen, {name}: {len(measured)} slides in {time.monotonic() - started:.1f} s"
+          f", body {body_px:.1f} px, tallest {tallest['height']} px ({tallest['h']}.{tallest['v']}"
+          f": {tallest['text']!r}), closest to an edge {max(s['over'] for s in measured)} px past "
+          f"it; {len(over)} cut; smallest figure at {smallest['figureScale']:.0%} of its size "
+          f"({smallest['h']}.{smallest['v']})")
+    assert body_px >= RISE_MIN_BODY_PX, body_px
+    assert not over, f"{name}: slides that run past the {PROJECTOR['height']}-px screen: {over}"
+    ours = [m for m in console if m[0] == "error" and "/files/" in m[1] + m[2]] + [
+        f for f in failed if "/files/" in f[1]]
+    assert not ours, f"{name}: the course's own files failed to load: {ours}"
     assert not remote, f"RISE asked the network for {remote}"

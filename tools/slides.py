@@ -74,7 +74,8 @@ REVEAL_THEME = "white"     # its font (Source Sans Pro) ships with reveal.js; "s
 # RISE's settings for a notebook that --apply-metadata prepares (notebook metadata `rise`): its
 # default theme, "simple", loads fonts from Google; "white" uses the fonts shipped with reveal.js.
 # "scroll": a live slide taller than the window scrolls (RISE cannot split a cell as a deck does).
-RISE_SETTINGS = {"theme": "white", "transition": "fade", "scroll": True}
+# "margin": 0.05 (RISE's default 0.1) leaves a tall slide a little room above it on the screen.
+RISE_SETTINGS = {"theme": "white", "transition": "fade", "scroll": True, "margin": 0.05}
 # NN_topic.css beside a lecture (RISE loads it after rise.css, for that notebook alone)
 RISE_LECTURE_CSS = ("/* RISE (live slides, Alt+R) loads this file for {name}.ipynb alone, after "
                     "rise.css:\n   styles for this lecture's slides go here. */\n")
