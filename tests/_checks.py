@@ -8,7 +8,11 @@ the first ✗ line of a failed check carries the hint that names the mistake.
 - ``passes(check, *args)``: the check prints ✓ lines only, at least one, and raises nothing;
   returns them;
 - ``printed(check, *args)``: whether it raised SelfCheckFailed, and its lines (``strict=False``: as in
-  a student's notebook, where a failed check raises nothing).
+  a student's notebook, where a failed check raises nothing);
+- ``odd_students(stub, odd_returns, error)``: a student's function for each odd thing it may do
+  (a stub, an error with a long message, each value of ``odd_returns``), by what it does, each a
+  function of the check's name; ``one_short_cross(check, function)`` asserts what a check prints
+  for one of them.
 
 Whichever, the check prints nothing but check lines, nothing on stderr, and returns None (a check
 cell shows its lines, not a value). Keyword arguments other than these helpers' own go to the check.
@@ -67,3 +71,31 @@ def passes(check, *args, **kwargs) -> list[str]:
     raised, lines = printed(check, *args, **kwargs)
     assert not raised and lines and all(line.startswith(PASS) for line in lines), "\n".join(lines)
     return lines
+
+
+def returning(value):
+    """A student's function that returns ``value`` whatever it is given."""
+    return lambda *args, **kwargs: value
+
+
+def raising(message: str):
+    """A student's function that raises a RuntimeError with ``message``, then "and on" 40 times."""
+    def function(*args, **kwargs):
+        raise RuntimeError(message + " and this message goes on " + "and on " * 40)
+    return function
+
+
+def odd_students(stub, odd_returns: dict, error: str) -> dict:
+    """{what it does: a function of the check's name giving the student's function}: ``stub(name)``
+    (the unwritten function), one that raises ``error`` at length, one per value of ``odd_returns``."""
+    return {"a stub": stub, "a long error message": lambda name: raising(error),
+            **{what: lambda name, value=value: returning(value) for what, value in odd_returns.items()}}
+
+
+def one_short_cross(check, function, pass_width: int | None = None) -> None:
+    """In a student's notebook (strict mode off), ``check(function)`` prints exactly one ✗ line of at
+    most LINE characters and at most one hint, and raises nothing."""
+    lines = printed(check, function, strict=False, pass_width=pass_width)[1]
+    crosses = [line for line in lines if line.startswith(FAIL)]
+    assert len(crosses) == 1 and len(crosses[0]) <= LINE, "\n".join(lines)
+    assert sum(". Hint: " in line for line in lines) <= 1, "\n".join(lines)

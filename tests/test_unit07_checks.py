@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import _checks
-from _checks import FAIL
+from _checks import FAIL, returning
 from _solutions import STUB, altered, planted, solution, student
 from utils.checks import SelfCheckFailed, unit07
 
@@ -37,18 +37,8 @@ ODD_RETURNS = {"None": None, "a string": "resp", "an int": 3, "a dict": {"resp":
                "three NaN tensors": (torch.full((4,), float("nan")),) * 3}
 
 
-def returning(value):
-    return lambda *args, **kwargs: value
-
-
-def long_error(*args, **kwargs):
-    raise RuntimeError("Expected x of shape (300, 1, 3) to broadcast with (4, 3) but this message goes on "
-                       + "and on " * 40)
-
-
-PLANTED = {"a stub": lambda name: getattr(planted(7, name, STUB), name),     # the function for the check `name`
-           "a long error message": lambda name: long_error,
-           **{what: lambda name, value=value: returning(value) for what, value in ODD_RETURNS.items()}}
+PLANTED = _checks.odd_students(lambda name: getattr(planted(7, name, STUB), name), ODD_RETURNS,
+                               "Expected x of shape (300, 1, 3) to broadcast with (4, 3), but")
 
 
 @pytest.mark.parametrize("what", PLANTED)
@@ -56,10 +46,7 @@ PLANTED = {"a stub": lambda name: getattr(planted(7, name, STUB), name),     # t
 def test_check_never_raises_in_a_students_notebook_and_prints_short_lines_with_one_cross(name, what):
     """Each planted wrong return (ODD_RETURNS), a stub and an error message of any length: one ✗ line
     of at most 120 characters, every ✓ line at most 100, one hint."""
-    lines = printed(CHECK[name], PLANTED[what](name), strict=False)[1]
-    crosses = [line for line in lines if line.startswith(FAIL)]
-    assert len(crosses) == 1 and len(crosses[0]) <= _checks.LINE, "\n".join(lines)
-    assert sum(". Hint: " in line for line in lines) <= 1, "\n".join(lines)
+    _checks.one_short_cross(CHECK[name], PLANTED[what](name), PASS_LINE)
 
 
 @pytest.mark.parametrize("name", CHECK)
