@@ -21,6 +21,16 @@ def noise(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32)
     return torch.randn(shape, generator=generator(seed), dtype=dtype)
 
 
+def grads(out, inputs, flat: bool = False):
+    """d out.sum() / d ``inputs`` (None where unused), or None when ``out`` carries no gradient;
+    ``flat``: one flat tensor, zeros where unused."""
+    if not (isinstance(out, torch.Tensor) and out.requires_grad):
+        return None
+    got = torch.autograd.grad(out.sum(), inputs, allow_unused=True, retain_graph=True,
+                              materialize_grads=flat)
+    return torch.cat([g.flatten() for g in got]) if flat else got
+
+
 def binary_images(n: int, seed: int = 0, p: float = 0.3) -> torch.Tensor:
     """(n, 784) binary stand-in images: each pixel on with probability ``p``."""
     return torch.bernoulli(torch.full((n, X_DIM), p), generator=generator(seed))

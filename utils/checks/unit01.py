@@ -38,13 +38,13 @@ def _ppca_posterior(x, W, mu, sigma2):
     return torch.linalg.solve(M, W.T @ (x - mu).T).T, sigma2 * torch.linalg.inv(M)
 
 
-def _e_step(x, W, mu, sigma2):
+def _ppca_e_step(x, W, mu, sigma2):
     """(E[z_n] (N, d), E[z_n z_nᵀ] (N, d, d))."""
     z_loc, z_cov = _ppca_posterior(x, W, mu, sigma2)
     return z_loc, z_cov + z_loc[:, :, None] * z_loc[:, None, :]
 
 
-def _m_step(x, mu, z_loc, zz):
+def _ppca_m_step(x, mu, z_loc, zz):
     """Bishop, PRML eqs. 12.56–12.57: (W_new (D, d), sigma2_new 0-d)."""
     xc = x - mu
     B = zz.sum(0)
@@ -172,7 +172,7 @@ def check_ppca_e_step(ppca_e_step) -> None:
     """(E[z_n] (N, d), E[z_n z_nᵀ] (N, d, d)), with the reference ``ppca_posterior``."""
     x, z_dim = _toy_data(n=8), 2
     W, mu, sigma2 = _random_model(x, z_dim)
-    z_loc_ref, zz_ref = _e_step(x, W, mu, sigma2)
+    z_loc_ref, zz_ref = _ppca_e_step(x, W, mu, sigma2)
     z_cov = _ppca_posterior(x, W, mu, sigma2)[1]
     outer = zz_ref - z_cov
     with SelfCheck("ppca_e_step") as sc:
@@ -197,8 +197,8 @@ def check_ppca_m_step(ppca_m_step) -> None:
     x, z_dim = _toy_data(n=200), 2
     n, x_dim = x.shape
     W0, mu, sigma2 = _random_model(x, z_dim)
-    z_loc, zz = _e_step(x, W0, mu, sigma2)
-    W_ref, s2_ref = _m_step(x, mu, z_loc, zz)
+    z_loc, zz = _ppca_e_step(x, W0, mu, sigma2)
+    W_ref, s2_ref = _ppca_m_step(x, mu, z_loc, zz)
     W_outer = torch.linalg.solve(z_loc.T @ z_loc, (x - mu).T @ z_loc, left=False)
     with SelfCheck("ppca_m_step") as sc:
         out = sc.call(ppca_m_step, x, mu, z_loc.clone(), zz.clone(),
@@ -214,12 +214,12 @@ def check_ppca_m_step(ppca_m_step) -> None:
                      "divide by N·D, not N": (s2_ref * x_dim, "D times the reference"),
                      "divide by N·D, not D": (s2_ref * n, "N times the reference"),
                      "use x − mu, not x":
-                         (_m_step(x, 0 * mu, z_loc, zz)[1], "σ²_new of uncentred x")})
+                         (_ppca_m_step(x, 0 * mu, z_loc, zz)[1], "σ²_new of uncentred x")})
 
         def em(iterations: int = 100):
             W, s2, trace = W0, torch.tensor(sigma2, dtype=x.dtype), []
             for _ in range(iterations):
-                W, s2 = ppca_m_step(x, mu, *_e_step(x, W, mu, s2))
+                W, s2 = ppca_m_step(x, mu, *_ppca_e_step(x, W, mu, s2))
                 W = W.detach().to("cpu", x.dtype)
                 s2 = torch.as_tensor(s2).to("cpu", x.dtype).reshape(())
                 trace.append(_log_likelihood(x, W, mu, s2))

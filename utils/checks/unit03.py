@@ -13,7 +13,7 @@ import torch
 from torch.distributions import Normal
 
 from . import ExerciseCheck as SelfCheck, first_match, make_ready, number, passes, seeded
-from ._common import binary_images, generator, noise
+from ._common import binary_images, generator, grads, noise
 from ..vae import VAE, gaussian_kl, log_likelihood, negative_elbo
 from ..vae import reinforce_negative_elbo as surrogate
 
@@ -187,22 +187,17 @@ def check_variance_order(reinforce_estimate: Callable, pathwise_estimate: Callab
 
 
 # ---- the VAE surrogate -------------------------------------------------------------------------
-def _grads(loss: object, params: list) -> torch.Tensor | None:
-    """The flat gradient of ``loss.sum()`` w.r.t. ``params`` (zeros where unused), None if none."""
-    if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
-        return None
-    return torch.cat([g.flatten() for g in torch.autograd.grad(
-        loss.sum(), params, allow_unused=True, materialize_grads=True, retain_graph=True)])
-
-
-def _same_gradient(sc: SelfCheck, what: str, g: torch.Tensor | None, ref: torch.Tensor, hint: str,
-                   mistakes: dict | None = None) -> None:
-    """The flat gradient ``g`` equals ``ref`` within 1e-5 + 1e-4 × ref's largest entry (float32
-    noise); a typical mistake is matched within 1e-3 × it."""
+def _same_gradient(sc: SelfCheck, what: str, params: list, loss: object, reference: torch.Tensor,
+                   hint: str, mistakes: dict | None = None) -> None:
+    """The gradient of ``loss`` w.r.t. ``params`` equals the ``reference`` loss's within 1e-5 +
+    1e-4 × its largest entry (float32 noise); a typical mistake (hint → its loss) is matched
+    within 1e-3 × it."""
+    ref, g = grads(reference, params, flat=True), grads(loss, params, flat=True)
     scale = ref.abs().max().item()
     if g is None:
         sc.true(what, False, "no gradient reaches them", hint)
-    sc.close(what, g, ref, 1e-5 + 1e-4 * scale, 0.0, hint, mistakes,
+    wrong = {h: grads(value, params, flat=True) for h, value in (mistakes or {}).items()}
+    sc.close(what, g, ref, 1e-5 + 1e-4 * scale, 0.0, hint, wrong,
              match=(1e-5 + 1e-3 * scale, 0.0))
 
 
@@ -245,20 +240,19 @@ def check_reinforce_surrogate(reinforce_negative_elbo: Callable, x: torch.Tensor
                          ((target - log_px * log_q).detach(), "score term ≠ 0")})
         sc.true("z detached", not any(decoder_inputs), "z needs grad", DETACH_HINT)
         dec, enc = list(vae.decoder.parameters()), list(vae.encoder.parameters())
-        _same_gradient(sc, "decoder gradient = pathwise", _grads(out, dec),
-                       _grads(negative_elbo(vae, x, eps), dec),
+        _same_gradient(sc, "decoder gradient = pathwise", dec, out, negative_elbo(vae, x, eps),
                        "detach log p(x|z) in the score term")
-        g_ref = _grads(surrogate(vae, x, eps, 0.0), enc)
-        _same_gradient(sc, "encoder gradient, b = 0", _grads(out, enc), g_ref,
+        reference = surrogate(vae, x, eps, 0.0)
+        _same_gradient(sc, "encoder gradient, b = 0", enc, out, reference,
                        "z detached; then subtract the score term", mistakes={
-                           DETACH_HINT: g_ref + _grads(-log_px, enc),
-                           "the score term needs a minus sign": 2 * _grads(kl, enc) - g_ref,
-                           "the score term is missing": _grads(kl, enc)})
+                           DETACH_HINT: reference - log_px,
+                           "the score term needs a minus sign": 2 * kl - reference,
+                           "the score term is missing": kl})
         baseline = log_px.mean().item()
         out_b = sc.call(reinforce_negative_elbo, vae, x, eps.clone(), baseline, quiet=True,
                         what="reinforce_negative_elbo runs with a baseline")
-        _same_gradient(sc, "encoder gradient, b ≠ 0", _grads(out_b, enc),
-                       _grads(surrogate(vae, x, eps, baseline), enc), BASELINE_HINT)
+        _same_gradient(sc, "encoder gradient, b ≠ 0", enc, out_b,
+                       surrogate(vae, x, eps, baseline), BASELINE_HINT)
         if repeats <= 0:
             return
         # the statistics of the encoder gradient (output-layer biases) over `repeats` draws

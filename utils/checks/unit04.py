@@ -15,7 +15,7 @@ from torch.distributions import ContinuousBernoulli, Independent, Normal, kl_div
 from torch.nn import functional as F
 
 from . import ExerciseCheck as SelfCheck, make_ready, near, number, passes, seeded, with_references
-from ._common import SATURATED, generator, saturate, small_vae, sparse_images
+from ._common import SATURATED, generator, grads, saturate, small_vae, sparse_images
 from ..data import fixed_binarization
 from ..vae import VAE, evaluate, log_likelihood, train_vae
 from ..vae import gaussian_kl as reference_kl, negative_elbo as reference_negative_elbo
@@ -41,13 +41,6 @@ def _grey_images(seed: int = 0, n: int = N) -> torch.Tensor:
     """Fixed grey levels in [0, 1], with exact 0s and 1s as in MNIST."""
     gen = generator(seed)
     return (1.4 * torch.rand(n, 784, generator=gen) ** 3 - 0.2).clamp(0, 1)
-
-
-def _input_grads(out, inputs: tuple[torch.Tensor, ...]):
-    """d out.sum() / d ``inputs`` (None where unused), or None when ``out`` has no gradient."""
-    if not (isinstance(out, torch.Tensor) and out.requires_grad):
-        return None
-    return torch.autograd.grad(out.sum(), inputs, allow_unused=True)
 
 
 # ---- Part 1 · reparameterize -------------------------------------------------------------------
@@ -79,7 +72,7 @@ def check_reparameterize(reparameterize: Callable) -> None:
         sc.shape("z from inputs that need grad", z, (N, Z_DIM), quiet=True)
         sc.true("gradients reach z_loc, z_log_var", z.requires_grad, "z has no gradient",
                 "no .detach(), .item(), NumPy or .sample()")
-        grad_loc, grad_log_var = _input_grads(z, inputs)
+        grad_loc, grad_log_var = grads(z, inputs)
         sc.true("∂z/∂z_loc = 1 and ∂z/∂z_log_var = σ·eps/2",
                 near(grad_loc, torch.ones_like(z_loc), 1e-5, 1e-5)
                 and near(grad_log_var, 0.5 * z_scale * eps, 1e-5, 1e-5), "wrong gradients",
@@ -131,11 +124,11 @@ def check_gaussian_kl(gaussian_kl: Callable) -> None:
         sc.shape("KL at the prior", zero, (3,), quiet=True)
         sc.close("KL(N(0, I) ‖ N(0, I)) = 0", zero, torch.zeros(3), 1e-5, 1e-5, "check the −1 term")
         inputs = z_loc.clone().requires_grad_(), z_log_var.clone().requires_grad_()
-        grads = _input_grads(sc.call(gaussian_kl, *inputs, quiet=True,
-                                     what="gaussian_kl runs on inputs that need grad"), inputs)
-        sc.true("∂KL/∂μ = μ, ∂KL/∂ℓ = (e^ℓ − 1)/2", grads is not None
-                and near(grads[0], z_loc, 1e-4, 1e-4)
-                and near(grads[1], 0.5 * (z_log_var.exp() - 1), 1e-4, 1e-4),
+        got = grads(sc.call(gaussian_kl, *inputs, quiet=True,
+                            what="gaussian_kl runs on inputs that need grad"), inputs)
+        sc.true("∂KL/∂μ = μ, ∂KL/∂ℓ = (e^ℓ − 1)/2", got is not None
+                and near(got[0], z_loc, 1e-4, 1e-4)
+                and near(got[1], 0.5 * (z_log_var.exp() - 1), 1e-4, 1e-4),
                 "missing or wrong", "torch ops only (no .item(), NumPy, math)")
 
 
@@ -148,16 +141,12 @@ def _check_loss(sc: SelfCheck, loss_fn: Callable, reference: Callable, vae: VAE,
     mistake among ``mistakes`` it reproduces); it runs without eps; its gradients; and its value
     where the decoder saturates (logits ±40, images ``saturated_x``), with ``saturated_hint`` or
     that of a mistake among ``saturated_mistakes`` (hint → loss function)."""
-    try:       # the decoder's logits given as probabilities: torch's message is a tensor dump
-        with torch.no_grad():
-            loss_fn(vae, x, eps)
-    except ValueError as err:
-        sc.require("Bernoulli on logits", "parameter probs" not in str(err), "probs outside [0, 1]",
-                   f"the decoder returns logits: {distribution}(logits=...)")
-    except Exception:   # any other error: sc.call reports it
-        pass
+    probs = ("Bernoulli on logits", "probs outside [0, 1]",   # torch's message: a tensor dump
+             f"the decoder returns logits: {distribution}(logits=...)")
     with torch.no_grad():
-        loss = sc.call(loss_fn, vae, x, eps, what=f"{sc.name}(vae, x, eps) runs")
+        loss = sc.call(loss_fn, vae, x, eps, what=f"{sc.name}(vae, x, eps) runs",
+                       explain=lambda err: probs if isinstance(err, ValueError)
+                       and "parameter probs" in str(err) else None)
     sc.shape("loss", loss, (N,), hint="sum over pixels, not over the batch")
     with torch.no_grad():
         expected = reference(vae, x, eps)
@@ -287,10 +276,10 @@ def check_cb_log_norm(cb_log_norm: Callable) -> None:
                          "near 0 add the f²/12 term: log 2 + f²/12": (0 * expected,
                                                                       "it stays flat")})
         g = CB_LOGITS.clone().requires_grad_()
-        grads = _input_grads(sc.call(cb_log_norm, g, quiet=True,
-                                     what="cb_log_norm runs on logits that need grad"), (g,))
-        sc.true("finite gradient at 0", grads is not None and grads[0] is not None
-                and bool(torch.isfinite(grads[0]).all()), "NaN or missing",
+        got = grads(sc.call(cb_log_norm, g, quiet=True,
+                            what="cb_log_norm runs on logits that need grad"), (g,))
+        sc.true("finite gradient at 0", got is not None and got[0] is not None
+                and bool(torch.isfinite(got[0]).all()), "NaN or missing",
                 "torch.where: feed the formula a safe f (e.g. 1) near 0")
 
 

@@ -23,7 +23,7 @@ from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from torch.nn import functional as F
 
 from . import ExerciseCheck as SelfCheck, first_match, isclose, make_ready, near, number, passes
-from ._common import X_DIM, binary_images, generator, saturate
+from ._common import X_DIM, binary_images, generator, grads, saturate
 from .unit04 import reference_cb_log_norm
 from .._validate import one_line
 from ..pyro_vae import PyroVAE
@@ -333,16 +333,13 @@ def check_elbo(vae, x: torch.Tensor | None = None) -> None:
                      SCALED)
             params = list(vae.parameters())
             loss = TraceMeanField_ELBO().differentiable_loss(vae.model, replayed, x)
-            grads = (torch.autograd.grad(loss, params, allow_unused=True)
-                     if getattr(loss, "requires_grad", False) else [None] * len(params))
+            got = grads(loss, params) or [None] * len(params)
             sc.require("every network parameter gets a gradient",
-                       params and all(g is not None for g in grads),
-                       f"{sum(g is None for g in grads)} tensors get none",
+                       params and all(g is not None for g in got),
+                       f"{sum(g is None for g in got)} tensors get none",
                        "do not detach anything in the model or the guide")
-            expected = torch.cat([g.flatten() for g in torch.autograd.grad(
-                negative_elbo(vae, x, eps).sum(), params, allow_unused=True,
-                materialize_grads=True)])
-            sc.close("the gradients equal the reference's", torch.cat([g.flatten() for g in grads]),
+            expected = grads(negative_elbo(vae, x, eps), params, flat=True)
+            sc.close("the gradients equal the reference's", torch.cat([g.flatten() for g in got]),
                      expected, 1e-4 * expected.abs().max().item(), 1e-4,
                      "z must stay differentiable: sample it with pyro.sample, no detach")
 

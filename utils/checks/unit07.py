@@ -20,7 +20,7 @@ from torch.distributions import MultivariateNormal
 from torch.nn import functional as F
 
 from . import make_ready, near, not_a_tensor, number, seeded, with_references
-from ._common import SelfCheck, generator, shaped
+from ._common import SelfCheck, generator, grads, shaped
 from .. import discrete
 
 DTYPE = torch.float64
@@ -247,11 +247,19 @@ def _score_terms(logits: torch.Tensor, z: torch.Tensor, theta: torch.Tensor):
     return logits.log_softmax(-1).gather(-1, z.T).T, theta[z]
 
 
-def _rloo_wrong(log_q: torch.Tensor, f: torch.Tensor) -> dict[str, torch.Tensor]:
-    """What typical mistakes return, by hint."""
+def check_rloo_surrogate(rloo_surrogate: Callable) -> None:
+    """Value and gradients against utils.discrete.rloo_surrogate on fixed samples; then, over R
+    draws, the gradient unbiased against enumeration and less variable than plain REINFORCE's."""
+    gen = generator(8)
+    n = 64
+    logits = (1.5 * torch.randn(n, len(F_TABLE), generator=gen, dtype=DTYPE)).requires_grad_()
+    theta = F_TABLE.clone().requires_grad_()
+    z = torch.multinomial(logits.detach().softmax(-1), S, True, generator=gen).T      # (S, N)
+    log_q, f = _score_terms(logits, z, theta)
+    ref = discrete.rloo_surrogate(log_q, f)
     fixed, score = f.detach(), log_q - log_q.detach()
     others = (fixed.sum(0) - fixed) / (S - 1)
-    return {
+    wrong = {
         "leave f_s out: b_s = (Σ_j f_j − f_s)/(S − 1)":
             (f + (fixed - fixed.mean(0)) * score).mean(0),
         "subtract the baseline: (f_s − b_s) · ∇log q_s": (f + fixed * score).mean(0),
@@ -263,19 +271,6 @@ def _rloo_wrong(log_q: torch.Tensor, f: torch.Tensor) -> dict[str, torch.Tensor]
         "return the surrogate to maximise (mean f), not a loss":
             -(f + (fixed - others) * score).mean(0),
         "average over the S samples (dim 0), do not sum": (f + (fixed - others) * score).sum(0)}
-
-
-def check_rloo_surrogate(rloo_surrogate: Callable) -> None:
-    """Value and gradients against utils.discrete.rloo_surrogate on fixed samples; then, over R
-    draws, the gradient unbiased against enumeration and less variable than plain REINFORCE's."""
-    gen = generator(8)
-    n = 64
-    logits = (1.5 * torch.randn(n, len(F_TABLE), generator=gen, dtype=DTYPE)).requires_grad_()
-    theta = F_TABLE.clone().requires_grad_()
-    z = torch.multinomial(logits.detach().softmax(-1), S, True, generator=gen).T      # (S, N)
-    log_q, f = _score_terms(logits, z, theta)
-    ref = discrete.rloo_surrogate(log_q, f)
-    wrong = _rloo_wrong(log_q, f)
 
     def grad(out, wrt):
         return torch.autograd.grad(out.sum(), wrt, retain_graph=True, allow_unused=True)[0]
@@ -307,13 +302,13 @@ def check_rloo_surrogate(rloo_surrogate: Callable) -> None:
         out = sc.call(rloo_surrogate, log_q, f, quiet=True, what=f"runs on {R:,} draws")
         est = grad(out, leaf)
         q = ROW.softmax(0)
-        score = torch.eye(len(ROW), dtype=DTYPE) - q                      # ∇ log q(k), row k
-        exact = (q[:, None] * F_TABLE[:, None] * score).sum(0)
+        dlog_q = torch.eye(len(ROW), dtype=DTYPE) - q                     # ∇ log q(k), row k
+        exact = (q[:, None] * F_TABLE[:, None] * dlog_q).sum(0)
         se = (est.var(0) / R).sqrt()
         z_score = (est.mean(0) - exact) / se
         sc.true("unbiased: enumeration within s.e.", bool((z_score.abs() < Z_TOL).all()),
                 f"{number(z_score.abs().max())} s.e. off", "b_s must not depend on z_s")
-        plain = ((q[:, None] * (F_TABLE[:, None] * score) ** 2).sum(0) - exact**2) / S
+        plain = ((q[:, None] * (F_TABLE[:, None] * dlog_q) ** 2).sum(0) - exact**2) / S
         sc.true("variance below plain REINFORCE's", bool(est.var(0).sum() < plain.sum()),
                 f"{number(est.var(0).sum())}, plain REINFORCE {number(plain.sum())}",
                 "subtract b_s from f_s in the score term")
@@ -329,10 +324,8 @@ def _logits_and_noise(seed: int = 5, n: int = 64, k: int = 6):
 
 def _gradient(y: torch.Tensor, logits: torch.Tensor, w: torch.Tensor) -> torch.Tensor | None:
     """d(Σ w ⊙ y)/d logits, or None when no gradient reaches the logits."""
-    if not y.requires_grad:
-        return None
-    g = torch.autograd.grad((w * y).sum(), logits, allow_unused=True, retain_graph=True)[0]
-    return g
+    g = grads(w * y, (logits,))
+    return None if g is None else g[0]
 
 
 def _frequencies(sc: SelfCheck, what: str, y: torch.Tensor, hint: str) -> None:
