@@ -66,7 +66,7 @@ from utils.checks import SelfCheck, unit05
 from utils.data import binarize, fixed_binarization, load_mnist, minibatches
 from utils.plots import LiveFigure, image_grid, training_curves
 from utils.plots import progress
-from utils.pyro_vae import one_cycle_clipped_adam, train_svi
+from utils.pyro_vae import OneCycleAdam, train_svi
 from utils.tables import table
 from utils.vae import Decoder, Encoder, evaluate
 
@@ -173,9 +173,10 @@ unit05.check_elbo(vae, x_check)
 # ## 4 · Train it with SVI
 #
 # Nothing more to write. The course's `train_svi` (from `utils.pyro_vae`; lecture 05, section 4,
-# writes it out) runs `SVI` with `TraceMeanField_ELBO`, `ClippedAdam` and unit 04's one-cycle schedule
-# on your model and guide, in the course's training loop: freshly binarized minibatches, and after
-# every epoch the validation set (binarized once) scored with `evaluate`. `svi.step` returns the loss
+# writes it out) runs `SVI` with `TraceMeanField_ELBO` and `OneCycleAdam` (one fused Adam over all
+# the parameters under unit 04's one-cycle schedule) on your model and guide, in the course's training
+# loop: freshly binarized minibatches, and after every epoch the validation set (binarized once) scored
+# with `evaluate`. `svi.step` returns the loss
 # summed over the batch; `train_svi` divides by the number of images, so the curves are in nats per
 # image. The test set is binarized once too, with its own seed.
 
@@ -387,7 +388,7 @@ def train_grey(vae, epochs, batch_size=128):
     """SVI on the clamped grey-level training images; returns the test −ELBO in nats per image."""
     pyro.clear_param_store()
     steps = epochs * -(-len(data.train_x) // batch_size)
-    optimizer = one_cycle_clipped_adam(3e-3, steps, batch_size)
+    optimizer = OneCycleAdam(3e-3, steps)
     svi = SVI(vae.model_cb, vae.guide, optimizer, loss=TraceMeanField_ELBO())
     order = torch.Generator().manual_seed(0)
     for _ in progress(range(epochs), desc="continuous Bernoulli"):

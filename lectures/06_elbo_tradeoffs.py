@@ -700,9 +700,9 @@ table(["comparison", *(f"seed {s}" for s in SEEDS), "gain, mean ± sd"],
 # At equal epochs $K = 5$ wins for every seed, by 15.41 ± 1.20 nats over $K = 1$; but part of that is
 # $K = 1$'s handicap: the VAE with the closed-form KL (140.80 ± 1.90) already beats $K = 1$
 # (146.43 ± 1.85), and $K = 5$ beats the VAE by 9.78 ± 1.80. At equal compute the order reverses, for
-# every seed: $K = 5$ trained for the time of one $K = 1$ epoch (one epoch of 25,644 images, from the
-# measured cost ratio of 2.14) is worse than the VAE by 20.06 ± 2.66 nats and worse than $K = 1$ by
-# 14.43 ± 2.71. The measured ratio is below the 2.98 of the multiply–adds: a step also pays for work
+# every seed: $K = 5$ trained for the time of one $K = 1$ epoch (one epoch of 27,714 images, from the
+# measured cost ratio of 1.98) is worse than the VAE by 18.35 ± 3.05 nats and worse than $K = 1$ by
+# 12.71 ± 2.94. The measured ratio is below the 2.98 of the multiply–adds: a step also pays for work
 # that does not grow with $K$.
 #
 # For scale, Burda et al. (2016, Table 1; one stochastic layer of 50 units) report $-\log p(x)$ of
@@ -724,7 +724,7 @@ print(f"their budget: {BURDA['epochs'] / ours['epochs']:,.0f} times our epochs, 
 # %% [markdown]
 # **Takeaway.** After one epoch, three seeds each, training on $\mathcal{L}_5$ gave a better test
 # log-likelihood than the course's VAE (by 9.78 ± 1.80 nats) and than $K = 1$ with its one-sample KL
-# (by 15.41 ± 1.20); for the same compute it gave a worse one (by 20.06 ± 2.66 against the VAE). What
+# (by 15.41 ± 1.20); for the same compute it gave a worse one (by 18.35 ± 3.05 against the VAE). What
 # this run supports: at this budget, per epoch the tighter bound trains a better model; per unit of
 # compute it does not. Burda et al.'s gain after full training is 1.22 nats, with a budget 3,280 times
 # our epochs and 22,731 times our steps. And a larger $K$ is not better without limit: Rainforth et al.

@@ -11,7 +11,7 @@ import torch  # noqa: E402
 
 from utils import data, plots, runtime  # noqa: E402
 from utils.checks import SelfCheck  # noqa: E402
-from utils.pyro_vae import PyroVAE, one_cycle_clipped_adam, train_svi  # noqa: E402
+from utils.pyro_vae import OneCycleAdam, PyroVAE, one_cycle_clipped_adam, train_svi  # noqa: E402
 from utils.tables import table  # noqa: E402
 from utils.vae import (VAE, Decoder, Encoder, evaluate, fit, gaussian_kl, iwae_log_px,  # noqa: E402
                        log_likelihood, negative_elbo, reinforce_negative_elbo, train_vae)
@@ -82,6 +82,10 @@ BAD = [
      ValueError, r"digits must be a non-negative int"),
     ("one_cycle_clipped_adam(total_steps=0)", lambda: one_cycle_clipped_adam(1e-3, 0, 128),
      ValueError, r"total_steps must be a positive int"),
+    ("OneCycleAdam(total_steps=0)", lambda: OneCycleAdam(1e-3, 0),
+     ValueError, r"total_steps must be a positive int"),
+    ("OneCycleAdam(max_lr=-1)", lambda: OneCycleAdam(-1, 10),
+     ValueError, r"max_lr must be a finite number greater than 0"),
     ("train_vae(max_lr=0)", lambda: train_vae(vae(), binary(), max_lr=0),
      ValueError, r"max_lr must be a finite number greater than 0"),
     # images: shape, dtype, device of the model, range, NaN, emptiness
@@ -141,6 +145,8 @@ BAD = [
      TypeError, r"step\(x\) must return .*return loss.item\(\)"),
     ("train_svi on no images", lambda: train_svi(pyro_vae(), binary()[:0]),
      ValueError, r"train_x is empty"),
+    ("train_svi(optimizer='adam')", lambda: train_svi(pyro_vae(), binary(), optimizer="adam"),
+     TypeError, r"optimizer must be a function, e.g. OneCycleAdam"),
     ("PyroVAE of a non-module", lambda: PyroVAE("encoder", Decoder(2, 8), 2),
      TypeError, r"encoder must be a torch module"),
     # figures

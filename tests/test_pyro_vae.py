@@ -6,7 +6,9 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from torch.distributions import Normal
 
-from utils.pyro_vae import PyroVAE, one_cycle_clipped_adam, train_svi
+from pyro.infer import SVI
+
+from utils.pyro_vae import OneCycleAdam, PyroVAE, one_cycle_clipped_adam, train_svi
 from utils.vae import Decoder, Encoder, log_likelihood, negative_elbo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,6 +82,62 @@ def test_clipped_adam_clamps_gradient_entries_at_100_per_image():
     param.grad = torch.tensor([1e6, -1e6, 1.0])
     optimizer([param])                     # Pyro builds one ClippedAdam per parameter on first use
     assert optimizer.optim_objs[param].optimizer.param_groups[0]["clip_norm"] == 100 * 128
+
+
+def test_one_cycle_adam_steps_one_fused_adam_over_every_parameter_on_torchs_schedule(vae, x):
+    optimizer = OneCycleAdam(3e-3, total_steps=10)
+    svi = SVI(vae.model, vae.guide, optimizer, loss=TraceMeanField_ELBO())
+    dummy = torch.optim.Adam([torch.zeros(1)], lr=3e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(dummy, max_lr=3e-3, total_steps=10)
+    for _ in range(3):
+        svi.step(x)
+        optimizer.step()
+        dummy.step()
+        schedule.step()
+    assert {id(p) for p in optimizer.params} == {id(p) for p in vae.parameters()}
+    assert optimizer.optimizer.defaults["fused"] and not optimizer.optim_objs
+    assert optimizer.optimizer.param_groups[0]["lr"] == schedule.get_last_lr()[0]
+
+
+def test_an_svi_step_with_one_cycle_adam_is_the_hand_written_adam_step(vae, x):
+    """The same noise: SVI's update equals torch's fused Adam stepped on the gradient of Pyro's
+    differentiable loss (summed over the batch, as svi.step's)."""
+    start = {k: v.clone() for k, v in vae.state_dict().items()}
+    pyro.set_rng_seed(1)
+    loss = TraceMeanField_ELBO().differentiable_loss(vae.model, vae.guide, x)
+    params = list(vae.parameters())
+    reference = torch.optim.Adam(params, lr=3e-3, fused=True)
+    torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=3e-3, total_steps=10)
+    loss.backward()
+    reference.step()
+    expected = [p.detach().clone() for p in params]
+    vae.zero_grad(set_to_none=True)          # svi.step adds to a .grad left over
+    vae.load_state_dict(start)
+    pyro.clear_param_store()
+    pyro.set_rng_seed(1)
+    SVI(vae.model, vae.guide, OneCycleAdam(3e-3, total_steps=10), loss=TraceMeanField_ELBO()).step(x)
+    moved = min((e - s).abs().max().item() for e, s in zip(expected, start.values()))
+    gap = max((p - e).abs().max().item() for p, e in zip(vae.parameters(), expected))
+    assert moved > 1e-4 and gap == 0         # a step of max_lr / 25
+
+
+def test_one_cycle_adam_refuses_a_step_over_other_parameters(vae, x):
+    optimizer = OneCycleAdam(3e-3, total_steps=10)
+    SVI(vae.model, vae.guide, optimizer, loss=TraceMeanField_ELBO()).step(x)
+    pyro.clear_param_store()
+    other = PyroVAE(Encoder(Z_DIM, hidden_dim=32), Decoder(Z_DIM, hidden_dim=32), Z_DIM)
+    with pytest.raises(RuntimeError, match="build a new OneCycleAdam"):
+        SVI(other.model, other.guide, optimizer, loss=TraceMeanField_ELBO()).step(x)
+
+
+def test_train_svi_trains_with_another_pyro_optimizer_when_given_one(vae, x):
+    made = []
+
+    def clipped(max_lr, total_steps):
+        made.append(one_cycle_clipped_adam(max_lr, total_steps, 32))
+        return made[-1]
+    train_svi(vae, x, None, epochs=1, batch_size=32, desc=None, optimizer=clipped)
+    assert len(made) == 1 and len(made[0].optim_objs) == len(list(vae.parameters()))
 
 
 def test_train_svi_clears_the_param_store(vae, x):
