@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         old = export_commit(args.rev, Path(tmp))
         stems = args.lectures or sorted(p.stem for p in (old / "lectures").glob("*.ipynb")
                                         if (new / "lectures" / p.name).exists())
-        rows = []
+        rows, totals = [], {}
         for stem in stems:
             for r in range(args.rounds):
                 print(f"  {stem}, round {r + 1}: {args.rev} and this tree at once ...",
@@ -102,6 +102,12 @@ def main(argv=None) -> int:
                                            log=lambda m: print(m, file=sys.stderr, flush=True))
                 rows.append([f"`{stem}`", str(r + 1), fmt_seconds(then["seconds"]),
                              fmt_seconds(now["seconds"]), f"{ratio:.2f}×", errors or "ok"])
+                before, after = totals.get(r, (0.0, 0.0))
+                totals[r] = (before + then["seconds"], after + now["seconds"])
+        if len(stems) > 1:
+            for r, (then_total, now_total) in totals.items():
+                rows.append([f"**all {len(stems)}**", str(r + 1), fmt_seconds(then_total),
+                             fmt_seconds(now_total), f"**{now_total / then_total:.2f}×**", ""])
     print(f"Full mode, {args.threads} torch thread(s) per kernel, both versions of each lecture "
           f"executed at the same time; data from `{data_dir()}`.\n")
     print(markdown_table([f"lecture", "round", f"at {args.rev}", "this tree", "ratio", "status"],

@@ -642,10 +642,10 @@ table(["model", "test −ELBO (nats per image)", "standard error"],
 # \hat m_t = \frac{m_t}{1-\beta_1^t},\quad \hat v_t = \frac{v_t}{1-\beta_2^t},
 # $$
 #
-# with $\epsilon_t = \epsilon$ in torch's `Adam`. (Pyro's `ClippedAdam`, had we trained with it, adds $\epsilon$ to $\sqrt{v_t}$
-# *before* the bias correction (Pyro's source, `pyro/optim/clipped_adam.py`), which is
-# $\epsilon_t = \epsilon / \sqrt{1-\beta_2^t}$: larger than $\epsilon$ in the first steps, tending to
-# $\epsilon$.) Pyro's loss is a sum over the batch where `train_vae` averages: $c\,L$ with
+# with $\epsilon_t = \epsilon$ in torch's `Adam`. Pyro's `ClippedAdam`, had we trained with it, adds
+# $\epsilon$ to $\sqrt{v_t}$ *before* the bias correction, as Pyro's source shows
+# (`pyro/optim/clipped_adam.py`): that is $\epsilon_t = \epsilon / \sqrt{1-\beta_2^t}$, larger than
+# $\epsilon$ in the first steps, tending to $\epsilon$. Pyro's loss is a sum over the batch where `train_vae` averages: $c\,L$ with
 # $c = 128$. Multiplying the loss by $c$ multiplies $g_t$, $\hat m_t$ and $\sqrt{\hat v_t}$ by $c$, so
 # the step for $c\,L$ is the step for $L$ with $\epsilon_t / c$: Adam is invariant to the loss's scale
 # except through $\epsilon$. With Adam's default $\epsilon = 10^{-8}$, the two steps differ

@@ -297,3 +297,22 @@ def test_save_outputs_copies_the_executed_lecture_and_only_its_figures(tmp_path,
 def test_save_outputs_is_refused_in_quick_mode():
     with pytest.raises(SystemExit):
         run.main(["--quick", "--save-outputs"])
+
+
+def test_compare_adds_a_whole_course_row_with_the_ratio_of_the_total_times(tmp_path, monkeypatch, capsys):
+    import contextlib
+
+    from benchmarks import compare
+    for tree in ("old", "new"):
+        (tmp_path / tree / "lectures").mkdir(parents=True)
+        for stem in ("01_a", "02_b"):
+            (tmp_path / tree / "lectures" / f"{stem}.ipynb").write_text("{}", encoding="utf-8")
+    seconds = {("old", "01_a"): 10.0, ("new", "01_a"): 5.0, ("old", "02_b"): 30.0, ("new", "02_b"): 25.0}
+    monkeypatch.setattr(compare, "export_commit", lambda rev, dest: tmp_path / "old")
+    monkeypatch.setattr(notebooks, "repo_copy", lambda: contextlib.nullcontext(tmp_path / "new"))
+    monkeypatch.setattr(compare, "execute_in_subprocess",
+                        lambda root, stem, threads, save=False: {"seconds": seconds[root.name, stem]})
+    assert compare.main(["abc1234"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert "| 0.50× |" in rows[2] and "| 0.83× |" in rows[3]
+    assert rows[4].startswith("| **all 2** | 1 |") and "| **0.75×** |" in rows[4]     # 30 s / 40 s

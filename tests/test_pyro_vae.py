@@ -121,6 +121,11 @@ def test_an_svi_step_with_one_cycle_adam_is_the_hand_written_adam_step(vae, x):
     assert moved > 1e-4 and gap == 0         # a step of max_lr / 25
 
 
+def test_svi_with_one_cycle_adam_leaves_no_gradient_behind(vae, x):
+    SVI(vae.model, vae.guide, OneCycleAdam(3e-3, total_steps=10), loss=TraceMeanField_ELBO()).step(x)
+    assert all(p.grad is None for p in vae.parameters())
+
+
 def test_one_cycle_adam_refuses_a_step_over_other_parameters(vae, x):
     optimizer = OneCycleAdam(3e-3, total_steps=10)
     SVI(vae.model, vae.guide, optimizer, loss=TraceMeanField_ELBO()).step(x)

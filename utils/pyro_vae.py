@@ -91,6 +91,9 @@ class OneCycleAdam(pyro.optim.PyroOptim):
             raise RuntimeError("this step traced other parameters than the first step did: build "
                                "a new OneCycleAdam (and SVI) after pyro.clear_param_store()")
         self.optimizer.step(*args, **kwargs)
+        # svi.step then sets every .grad to a new tensor of zeros, which the next backward adds to;
+        # with no .grad it skips that, and the next backward writes the gradient (the same numbers)
+        self.optimizer.zero_grad(set_to_none=True)
 
     def step(self) -> None:
         """Advance the one-cycle schedule by one batch (after ``svi.step``)."""
@@ -104,8 +107,8 @@ def train_svi(vae: PyroVAE, train_x: torch.Tensor, val_x: torch.Tensor | None = 
               validate_every_step: bool = False, optimizer=None) -> dict[str, list[float]]:
     """SVI with ``elbo`` (default ``TraceMeanField_ELBO()``) and :class:`OneCycleAdam` through the
     course's loop (:func:`utils.vae.fit`): the same minibatch order, binarization, optimizer,
-    schedule and validation as :func:`utils.vae.train_vae`. Clears Pyro's param store first, so a re-run starts afresh.
-    ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch.
+    schedule and validation as :func:`utils.vae.train_vae`. Clears Pyro's param store first, so a
+    re-run starts afresh. ``val_x`` is a binary validation set. Returns −ELBO in nats per image per epoch.
     Every argument is checked before the param store is touched.
 
     Pyro's validation (``pyro.enable_validation(True)``, as unit 05 sets it) checks the run's first
