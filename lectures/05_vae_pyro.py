@@ -362,13 +362,6 @@ with SelfCheck("one source") as sc:
 # - **Learning-rate schedule.** `pyro.optim.OneCycleLR` wraps torch's `OneCycleLR` around the
 #   optimizer. Pyro keeps one optimizer and scheduler per parameter; `.step()` on the wrapper advances
 #   them all once per batch (checked below). This is unit 04's schedule.
-# - **One optimizer for all parameters.** Every `pyro.optim` optimizer is a `PyroOptim`: `svi.step`
-#   hands it the parameters it traced, and it steps one torch optimizer per parameter tensor, one after
-#   the other (14 here), while `ClippedAdam` makes several passes over each tensor. Torch's *fused* Adam,
-#   which unit 04's `train_vae` uses, updates every tensor in one pass. So we train with `OneCycleAdam`,
-#   a `PyroOptim` of our own: one fused Adam over all the parameters and one `OneCycleLR`, the optimizer
-#   and schedule of `train_vae`. The SVI step is then the hand-written step on Pyro's gradient (checked
-#   below), and the benchmark measures what each choice costs per step (section 7).
 # - **`pyro.clear_param_store()`** at the start of each run. The store is global and keyed by name, so
 #   without it a re-run cell would pick up the *previous* run's parameters (we show this below).
 
@@ -384,8 +377,14 @@ table(["clip_norm", "gradient entries it would clamp at the initial weights (%)"
 # and Adam's early updates would no longer match unit 04's loop. With `clip_norm = 100 * batch_size`
 # none is.
 #
-# Pyro's way, `ClippedAdam` under `pyro.optim.OneCycleLR`, and ours, `OneCycleAdam`. Its
-# `__call__(params)` is what `svi.step` calls after back-propagating; its `step()` advances the schedule:
+# **One optimizer for all parameters.** Every `pyro.optim` optimizer is a `PyroOptim`: `svi.step` hands
+# it the parameters it traced, and it steps one torch optimizer per parameter tensor, one after the
+# other (14 here), while `ClippedAdam` makes several passes over each tensor. Torch's *fused* Adam, which
+# unit 04's `train_vae` uses, updates every tensor in one pass. So we train with `OneCycleAdam`, a
+# `PyroOptim` of our own: one fused Adam over all the parameters and one `OneCycleLR`, the optimizer and
+# schedule of `train_vae`; the SVI step is then the hand-written step on Pyro's gradient (checked below),
+# and the benchmark measures what each choice costs per step (section 7). Pyro's way and ours:
+# `__call__(params)` is what `svi.step` calls after back-propagating, `step()` advances the schedule:
 
 # %%
 def one_cycle_clipped_adam(max_lr, total_steps, batch_size):
@@ -850,9 +849,8 @@ plt.show()
 #
 # `svi.step` does more than the hand-written step. It runs the guide and the model under tracing
 # handlers, replays $z$, looks up every parameter in the param store (`pyro.module` on each call),
-# computes log-densities site by site, and hands the traced parameters to the optimizer, which for
-# `pyro.optim`'s wrappers steps one optimizer and one scheduler *per parameter* tensor (our
-# `OneCycleAdam` steps one fused Adam). That bookkeeping is done per sample site and per parameter tensor, not per image (Pyro's source:
+# computes log-densities site by site, and steps the optimizer (with `pyro.optim`'s wrappers, one
+# optimizer and one scheduler *per parameter*). That bookkeeping is done per sample site and per parameter tensor, not per image (Pyro's source:
 # `SVI.step`, `Trace_ELBO`, `PyroOptim`), so its cost per step should not grow with the batch size.
 #
 # The course's benchmark (`make benchmark`) measures it side by side with the hand-written step: the
@@ -865,9 +863,8 @@ plt.show()
 # threads and when. This lecture quotes no figure from it: the times depend on the machine and its load,
 # and the report is re-measured on every benchmark run (it measures one batch size, 128).
 #
-# **Takeaway.** Pyro's tracing, and `pyro.optim`'s per-parameter optimizers if we use them, add work
-# to every step; how much time that
-# costs on this small MLP is a property of the machine, measured by the benchmark
+# **Takeaway.** Pyro's tracing (and `pyro.optim`'s per-parameter optimizers) add work to every step; how
+# much time that costs on this small MLP is a property of the machine, measured by the benchmark
 # (`benchmarks/results.md`, "Pyro's cost"); the price buys programs that state the model and the guide
 # directly.
 
@@ -1213,14 +1210,12 @@ plt.show()
 #   analytic KL. Both return the loss $-$ELBO **summed** over the plate. With the same $\varepsilon$,
 #   `TraceMeanField_ELBO` equals unit 04's `negative_elbo` summed over the batch, in value and gradient
 #   (checked above), and one training run each way landed within the chosen 1.5-nat allowance.
-# - `SVI` with one fused Adam under the one-cycle schedule (`OneCycleAdam`, the hand-written loop's
-#   optimizer) inside the course's loop trains it; `pyro.optim`'s wrappers (`ClippedAdam` under
-#   `OneCycleLR`) keep one optimizer per parameter tensor; the lecture's `PyroVAE` and `train_svi` are
-#   checked equal to the reusable `utils.pyro_vae`;
+# - `SVI` with `OneCycleAdam` (the hand-written loop's fused Adam and schedule) inside the course's
+#   loop trains it; the lecture's `PyroVAE` and `train_svi` are checked equal to `utils.pyro_vae`;
 #   `pyro.clear_param_store()` keeps re-runs honest; validation catches wrong shapes (a missing
 #   `.to_event`) and wrong supports (grey-level data under a Bernoulli).
-# - The abstraction adds work to every step (tracing; per-parameter optimizers with `pyro.optim`),
-#   per site and per parameter rather than per image; its time is measured by the benchmark (`benchmarks/results.md`).
+# - The abstraction adds work to every step (tracing, per-parameter optimizers), per site and per
+#   parameter rather than per image; its time is measured by the benchmark (`benchmarks/results.md`).
 # - The two estimators have the same expectation; which is noisier depends on the model and the guide
 #   (measured both ways above); $S$ particles divide the variance by $S$.
 # - The model and guide do not care what the networks are: a convolutional pair slots in unchanged.
