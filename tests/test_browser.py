@@ -377,6 +377,17 @@ def _every_rise_slide(page, slideshow, tallest_shot) -> list[dict]:
     return measured
 
 
+def _projector_page(context):
+    """A new page at projector size, and the lists its console messages and failed responses
+    (status 400 or more) are collected into."""
+    page = context.new_page()
+    page.set_viewport_size(PROJECTOR)
+    console, failed = [], []
+    page.on("console", lambda m: console.append((m.type, m.text, m.location.get("url", ""))))
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+    return page, console, failed
+
+
 def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
     context, remote = browser
     remote.clear()
@@ -386,12 +397,7 @@ def test_rise_shows_a_lecture_as_live_slides_at_projector_size(browser, lab):
                    for c in nb.cells)
     with _presentable_copy(LECTURE) as copy:
         path = copy.relative_to(ROOT).as_posix()
-        page = context.new_page()
-        page.set_viewport_size(PROJECTOR)
-        console, failed = [], []
-        page.on("console", lambda m: console.append((m.type, m.text, m.location.get("url", ""))))
-        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400
-                else None)
+        page, console, failed = _projector_page(context)
         page.goto(_browser.lab_url(base, token, path))
         page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output",
                                timeout=60_000)
@@ -485,12 +491,7 @@ def test_rise_fits_every_slide_of_every_lecture_on_a_full_screen(browser, lab, l
     remote.clear()
     base, token, _ = lab
     with _presentable_copy(lecture) as copy:
-        page = context.new_page()
-        page.set_viewport_size(PROJECTOR)
-        console, failed = [], []
-        page.on("console", lambda m: console.append((m.type, m.text, m.location.get("url", ""))))
-        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400
-                else None)
+        page, console, failed = _projector_page(context)
         started = time.monotonic()
         page.goto(f"{base}/rise/{copy.relative_to(ROOT).as_posix()}?token={token}")
         page.wait_for_selector(".reveal .slides > section.present", timeout=90_000)
