@@ -346,10 +346,6 @@ RISE_SLIDE = """() => {
           text: slide.innerText.trim().slice(0, 40).replace(/\\s+/g, " ")}; }"""
 
 
-# reveal's fade between two slides has ended (CodeMirror's blinking cursor, an animation, runs on)
-FADE_OVER = "() => !document.getAnimations().some(a => a instanceof CSSTransition)"
-
-
 def _every_rise_slide(page, slideshow, tallest_shot) -> list[dict]:
     """Walk the slideshow from its first slide to its last with the presenter's key (RISE_NEXT),
     measuring each slide and sub-slide (RISE_SLIDE) once, when its layout is final; the tallest
@@ -364,8 +360,8 @@ def _every_rise_slide(page, slideshow, tallest_shot) -> list[dict]:
         if (slide["h"], slide["v"]) not in seen:
             seen.add((slide["h"], slide["v"]))
             if all(slide["height"] > other["height"] for other in measured):
-                slideshow.wait_for_function(FADE_OVER)          # the fade from the slide before
-                page.screenshot(path=tallest_shot)
+                # the fade from the slide before played to its end at once (not waited for)
+                page.screenshot(path=tallest_shot, animations="disabled")
             measured.append(slide)
         if len(seen) == total and not slideshow.locator(
                 ".reveal section.present .fragment:not(.visible)").count():
