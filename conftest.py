@@ -82,19 +82,18 @@ def pytest_unconfigure(config):
 # worker ran the lecture again). So each worker writes every test's group into the run's folder
 # as it collects, and the controller's scheduler (make_scheduler below) reads them.
 
-# Seconds each long group took in the full run of 2026-12-04 22:28 (two workers, on the 2-core
-# machine shared with other work, load average 5-7; pytest --durations, summed per group): the
-# groups start longest first, so that neither worker is left with a long run at the end. A group
-# not listed (each under 15 s) keeps its place after these. A lecture's re-run test and its
-# script are separate groups, so they can run at the same time on both workers.
+# Seconds each long group took in the full run of 2026-12-05 07:05 (two workers, on the 2-core
+# machine, otherwise idle; pytest --durations, summed per group): the groups start longest first,
+# so that neither worker is left with a long run at the end. A group not listed (each under 10 s)
+# keeps its place after these. A lecture's re-run test and its script are separate groups, so
+# they can run at the same time on both workers.
 LONG_GROUPS = {
-    "jupyterlab": 360, "tests/test_site_browser.py": 225,
-    "rerun-03_gradient_estimators": 110, "rerun-05_vae_pyro": 108, "rerun-06_elbo_tradeoffs": 95,
-    "rerun-07_discrete_latents": 70, "rerun-01_lvm_pca": 60, "rerun-04_vae_pytorch": 57,
-    "script-04_vae_pytorch": 26, "rerun-02_autoencoders": 24, "solution-06_elbo_tradeoffs": 23,
-    "tests/test_stub_kernel.py": 22, "solution-07_discrete_latents": 20,
-    "solution-03_gradient_estimators": 18, "solution-05_vae_pyro": 18,
-    "solution-04_vae_pytorch": 16, "solution-01_lvm_pca": 16,
+    "jupyterlab": 308, "tests/test_site_browser.py": 156,
+    "rerun-05_vae_pyro": 58, "rerun-07_discrete_latents": 48, "rerun-06_elbo_tradeoffs": 43,
+    "rerun-03_gradient_estimators": 41, "rerun-04_vae_pytorch": 29, "rerun-01_lvm_pca": 23,
+    "solution-07_discrete_latents": 19, "rerun-02_autoencoders": 17,
+    "exercise-07_discrete_latents": 14, "script-04_vae_pytorch": 14,
+    "tests/test_stub_kernel.py": 11, "tests/test_discrete.py": 10,
 }
 # Fixtures that read the test run's one build of the decks and the site (tests/_browser.py:
 # built_course): a test that uses one is `slow`, as are nbval's cells (the solutions' run).

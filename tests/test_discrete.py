@@ -236,3 +236,17 @@ def test_train_and_purity():
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     assert discrete.purity(labels, torch.tensor([1, 1, 0, 0, 0, 2])) == pytest.approx(5 / 6)
     assert discrete.purity(labels, labels) == 1.0
+
+
+def test_train_stops_with_a_warning_when_the_loss_diverges():
+    vae, x = CategoricalVAE(k=3, hidden_dim=8), torch.rand(64, 784)
+    calls = []
+
+    def nan_at_step_3(vae, x):
+        calls.append(1)
+        loss = discrete.exact_loss(vae, x)
+        return loss * math.nan if len(calls) == 3 else loss
+    with pytest.warns(RuntimeWarning, match=r"loss became nan at step 3, so training stopped .*\(lr\)"):
+        history = discrete.train(vae, nan_at_step_3, x, None, steps=10, evaluations=5,
+                                 batch_size=16, desc=None)
+    assert len(calls) == 3 and history["step"] == [2]

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from . import _validate as check
 from .data import binarize, minibatches
 from .progress import progress
-from .vae import Decoder, adam
+from .vae import Decoder, _warn_diverged, adam
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -402,7 +402,8 @@ def train(vae: CategoricalVAE, loss_fn: Callable, train_x: torch.Tensor, val_x: 
     Returns {'step': [...], 'train': [...], 'validation': [...]}: at each evaluation, the step
     count, the mean training loss since the last evaluation and the validation −ELBO (nats).
     ``track``: optional {name: fn}; each ``fn(vae)`` (a float, e.g. how many codes are in use) is
-    also recorded at every evaluation, under its own name in the returned dict, without gradients."""
+    also recorded at every evaluation, under its own name in the returned dict, without gradients.
+    A NaN or infinite loss stops training there, with a RuntimeWarning (as :func:`utils.vae.fit`)."""
     steps, evaluations = check.count(steps, "steps"), check.count(evaluations, "evaluations")
     track = dict(track or {})
     if any(name in ("step", "train", "validation") or not callable(fn) for name, fn in track.items()):
@@ -423,7 +424,11 @@ def train(vae: CategoricalVAE, loss_fn: Callable, train_x: torch.Tensor, val_x: 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        running, seen = running + loss.item(), seen + 1
+        value = loss.item()
+        if not math.isfinite(value):
+            _warn_diverged(f"the loss became {value} at step {step}", rate="lr", stacklevel=3)
+            break
+        running, seen = running + value, seen + 1
         if step in marks:
             history["step"].append(step)
             history["train"].append(running / seen)

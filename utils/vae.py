@@ -262,11 +262,13 @@ def _epoch(step: Callable[[torch.Tensor], float], train_x: torch.Tensor, batch_s
     return total / len(train_x)
 
 
-def _warn_diverged(what: str, stopped: bool = True) -> None:
-    """One RuntimeWarning: training diverged (``what`` happened), and what to try."""
+def _warn_diverged(what: str, stopped: bool = True, rate: str = "max_lr",
+                   stacklevel: int = 4) -> None:
+    """One RuntimeWarning: training diverged (``what`` happened), and what to try (``rate``: the
+    learning rate's argument; ``stacklevel``: where the student called the training function)."""
     warnings.warn(f"training diverged: {what}{', so training stopped there' if stopped else ''}. "
-                  "Try a smaller learning rate (max_lr), and look for a log(0) or a division by "
-                  "zero in the loss", RuntimeWarning, stacklevel=4)
+                  f"Try a smaller learning rate ({rate}), and look for a log(0) or a division by "
+                  "zero in the loss", RuntimeWarning, stacklevel=stacklevel)
 
 
 def _as_float(loss) -> float:
