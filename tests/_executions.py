@@ -127,7 +127,25 @@ def execute(nb: nbformat.NotebookNode, path: Path, kind: str, *, folder: Path | 
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                    resources={"metadata": {"path": str(folder or Path(path).parent)}}
                    ).execute(env=kernel_env(strict=strict))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
     return nb
+
+
+def merged_streams(outputs: list) -> list:
+    """``outputs`` with each run of consecutive stream outputs of one name (stdout, stderr) merged
+    into one, as JupyterLab shows them: the kernel may send one ``print`` in several messages
+    (``still running`` then its newline), depending on timing."""
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.output_type == "stream" and last is not None and last.output_type == "stream"
+                and last.name == out.name):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
 
 
 def run_script(path: Path, timeout: int = 1800) -> subprocess.CompletedProcess:

@@ -1,4 +1,8 @@
-"""The test plan's bookkeeping (tests/_executions.py): what conftest.py prints and what fails a run."""
+"""The test plan's bookkeeping (tests/_executions.py): what conftest.py prints and what fails a run;
+and the outputs of a run, read as JupyterLab shows them."""
+import nbformat
+import pytest
+
 import _executions as ex
 
 
@@ -33,3 +37,21 @@ def test_what_is_not_a_course_notebook_is_listed_apart_and_not_counted():
     assert lines[0].startswith("notebook executions: 5 ") and broken == []
     assert lines[-1] == (f"  besides: 1 × {ex.LAB} (tests/test_lab.py), "
                          f"2 × {ex.SYNTHETIC} (tests/test_stub_kernel.py)")
+
+
+def _stream(name: str, text: str):
+    return nbformat.v4.new_output("stream", name=name, text=text)
+
+
+@pytest.mark.parametrize("outputs, expected", [
+    ([_stream("stdout", "still running"), _stream("stdout", "\n")],
+     [("stdout", "still running\n")]),
+    ([_stream("stdout", "a\n"), _stream("stderr", "w\n"), _stream("stdout", "b\n")],
+     [("stdout", "a\n"), ("stderr", "w\n"), ("stdout", "b\n")]),
+    ([_stream("stdout", "a\n"), nbformat.v4.new_output("error", ename="E", evalue="", traceback=[]),
+      _stream("stdout", "b\n")],
+     [("stdout", "a\n"), ("error", None), ("stdout", "b\n")]),
+])
+def test_a_print_sent_in_several_messages_reads_as_one_stream(outputs, expected):
+    merged = ex.merged_streams(outputs)
+    assert [(out.get("name", out.output_type), out.get("text")) for out in merged] == expected
