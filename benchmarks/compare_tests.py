@@ -7,7 +7,9 @@ machine, in the environment CI uses.
 Each run is `python -m pytest` (the README's `make test` without the install) in a temporary copy
 of its tree with this environment's .venv linked in, ../shared beside the copy when the
 repository has it beside it (full MNIST, as in CI), and CI's settings from each tree's own
-conftest. Rounds alternate the order (old first, then new first, ...) so that a drift in the
+conftest. The copies' install inputs are dated 1970, so that `make lab` in a copy (the browser
+tests) finds the linked .venv up to date and does not install that copy's ``utils`` into it; after
+each run the benchmark stops if ``.venv`` no longer imports this repository's ``utils``. Rounds alternate the order (old first, then new first, ...) so that a drift in the
 machine's load does not favour one side. Prints a Markdown table with pytest's own counts; the
 ratio new/old is what a claim like "0.65× of that commit's test time" needs.
 """
@@ -29,8 +31,29 @@ from .compare import export_commit
 from .report import fmt_seconds, markdown_table
 
 
+INSTALL_INPUTS = ("requirements.txt", "requirements-dev.txt", "pyproject.toml")   # the Makefile's
+
+
+def never_reinstall(root: Path) -> None:
+    """``root``'s install inputs dated 1970: `make` in ``root`` then finds a linked .venv up to
+    date (git archive dates a commit's files at the commit, often after the last install)."""
+    for name in INSTALL_INPUTS:
+        if (root / name).exists():
+            os.utime(root / name, (0, 0))
+
+
+def installed_utils() -> Path:
+    """The folder of the ``utils`` package that this environment imports outside any tree."""
+    with tempfile.TemporaryDirectory() as neutral:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        out = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"],
+                             cwd=neutral, env=env, capture_output=True, text=True)
+    return Path(out.stdout.strip()).resolve().parent if out.returncode == 0 else Path("(none)")
+
+
 def run_suite(root: Path, args: list[str]) -> tuple[float, str, int]:
     """(seconds, 'N passed, ...', exit code) of pytest in ``root``."""
+    never_reinstall(root)
     shared = notebooks.REPO_ROOT.parent / "shared"
     if shared.exists() and not (root.parent / "shared").exists():
         (root.parent / "shared").symlink_to(shared)
@@ -57,7 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each suite (orders alternate)")
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for both pytest runs")
     args = parser.parse_args(argv)
-    loads = [os.getloadavg()[0]]
+    loads, installed = [os.getloadavg()[0]], installed_utils()
     with tempfile.TemporaryDirectory(prefix="lvm-compare-tests-") as tmp, \
             notebooks.repo_copy() as new:
         old = export_commit(args.rev, Path(tmp))
@@ -70,6 +93,10 @@ def main(argv=None) -> int:
                 print(f"  round {r + 1}: the suite of {args.rev if which == 'old' else 'this tree'}"
                       " ...", file=sys.stderr, flush=True)
                 seconds, summary, code = run_suite(root, args.pytest_args)
+                if installed_utils() != installed:
+                    raise SystemExit(f"the suite in {root} installed its utils into .venv, which "
+                                     f"now imports {installed_utils()}: repair it with `.venv/bin/"
+                                     "python -m pip install -r requirements.txt`")
                 loads.append(os.getloadavg()[0])
                 print(f"    {seconds:.0f} s: {summary}", file=sys.stderr, flush=True)
                 times[which].append(seconds)

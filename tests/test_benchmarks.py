@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import measure, notebooks, run  # noqa: E402
+from benchmarks import compare_tests, measure, notebooks, run  # noqa: E402
 from benchmarks.report import (NOT_RECORDED, Spread, fmt_mib, fmt_seconds,  # noqa: E402
                                markdown_table, paired_ratios, quality_section, ratio_spread,
                                read_lecture_results, spread, target_verdict)
@@ -316,3 +316,16 @@ def test_compare_adds_a_whole_course_row_with_the_ratio_of_the_total_times(tmp_p
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert "| 0.50× |" in rows[2] and "| 0.83× |" in rows[3]
     assert rows[4].startswith("| **all 2** | 1 |") and "| **0.75×** |" in rows[4]     # 30 s / 40 s
+
+
+def test_a_copy_for_the_suite_comparison_never_reinstalls_into_the_linked_venv(tmp_path):
+    for name in compare_tests.INSTALL_INPUTS:
+        (tmp_path / name).write_text("")
+    compare_tests.never_reinstall(tmp_path)
+    assert all((tmp_path / name).stat().st_mtime == 0 for name in compare_tests.INSTALL_INPUTS)
+
+
+def test_the_environment_imports_this_repositorys_utils_from_any_folder():
+    """What a kernel started in lectures/ imports: a benchmark that installed another tree into
+    .venv would break every lecture here (the suite comparison stops on it)."""
+    assert compare_tests.installed_utils() == ROOT / "utils"
