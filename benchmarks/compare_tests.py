@@ -47,7 +47,7 @@ def installed_utils() -> Path:
     with tempfile.TemporaryDirectory() as neutral:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         out = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"],
-                             cwd=neutral, env=env, capture_output=True, text=True)
+                             cwd=neutral, env=env, capture_output=True, text=True, encoding="utf-8")
     return Path(out.stdout.strip()).resolve().parent if out.returncode == 0 else Path("(none)")
 
 

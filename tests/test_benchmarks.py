@@ -320,7 +320,7 @@ def test_compare_adds_a_whole_course_row_with_the_ratio_of_the_total_times(tmp_p
 
 def test_a_copy_for_the_suite_comparison_never_reinstalls_into_the_linked_venv(tmp_path):
     for name in compare_tests.INSTALL_INPUTS:
-        (tmp_path / name).write_text("")
+        (tmp_path / name).write_text("", encoding="utf-8")
     compare_tests.never_reinstall(tmp_path)
     assert all((tmp_path / name).stat().st_mtime == 0 for name in compare_tests.INSTALL_INPUTS)
 
