@@ -324,8 +324,3 @@ def test_a_copy_for_the_suite_comparison_never_reinstalls_into_the_linked_venv(t
     compare_tests.never_reinstall(tmp_path)
     assert all((tmp_path / name).stat().st_mtime == 0 for name in compare_tests.INSTALL_INPUTS)
 
-
-def test_the_environment_imports_this_repositorys_utils_from_any_folder():
-    """What a kernel started in lectures/ imports: a benchmark that installed another tree into
-    .venv would break every lecture here (the suite comparison stops on it)."""
-    assert compare_tests.installed_utils() == ROOT / "utils"
