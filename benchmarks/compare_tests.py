@@ -9,8 +9,9 @@ of its tree with this environment's .venv linked in, ../shared beside the copy w
 repository has it beside it (full MNIST, as in CI), and CI's settings from each tree's own
 conftest. The copies' install inputs are dated 1970, so that `make lab` in a copy (the browser
 tests) finds the linked .venv up to date and does not install that copy's ``utils`` into it; after
-each run the benchmark stops if ``.venv`` no longer imports this repository's ``utils``. Rounds alternate the order (old first, then new first, ...) so that a drift in the
-machine's load does not favour one side. Prints a Markdown table with pytest's own counts; the
+each run the benchmark stops if ``.venv`` imports another ``utils`` than before. Rounds alternate
+the order (old first, then new first, ...) so that a drift in the machine's load does not favour
+one side. Prints a Markdown table with pytest's own counts; the
 ratio new/old is what a claim like "0.65× of that commit's test time" needs.
 """
 from __future__ import annotations

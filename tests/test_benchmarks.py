@@ -323,4 +323,3 @@ def test_a_copy_for_the_suite_comparison_never_reinstalls_into_the_linked_venv(t
         (tmp_path / name).write_text("", encoding="utf-8")
     compare_tests.never_reinstall(tmp_path)
     assert all((tmp_path / name).stat().st_mtime == 0 for name in compare_tests.INSTALL_INPUTS)
-
